@@ -1,0 +1,272 @@
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from customers.changes import Actor, changelog_record
+from customers.models import Customer
+
+from .models import MANUAL_STATUSES, Agreement, AgreementStatus, AmountPeriod, Interval
+
+CENT = Decimal("0.01")
+
+
+def add_interval(start: dt.date, value: int, unit: str, *, sign: int = 1) -> dt.date:
+    """`start` moved by value x unit; months and years keep the day, clamped to the month's end
+    (Jan 31 + 1 month = Feb 28/29)."""
+    if unit == Interval.DAY:
+        return start + dt.timedelta(days=sign * value)
+    if unit == Interval.WEEK:
+        return start + dt.timedelta(weeks=sign * value)
+    months = value * (12 if unit == Interval.YEAR else 1)
+    if unit not in (Interval.MONTH, Interval.YEAR):
+        raise ValueError(f"Unknown interval {unit!r}")
+    index = start.year * 12 + (start.month - 1) + sign * months
+    year, month = divmod(index, 12)
+    day = min(start.day, calendar.monthrange(year, month + 1)[1])
+    return dt.date(year, month + 1, day)
+
+
+def mrr_from_amount(amount: Decimal, period: str) -> Decimal:
+    monthly = amount / 12 if period == AmountPeriod.ARR else amount
+    return monthly.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def agreement_end(
+    *, start_date: dt.date, end_date: dt.date | None, duration_value: int | None, duration_unit: str
+) -> dt.date | None:
+    if end_date is not None:
+        return end_date
+    if duration_value and duration_unit:
+        return add_interval(start_date, duration_value, duration_unit)
+    return None
+
+
+def agreement_renewal(
+    *,
+    ends_on: dt.date,
+    tacit_renewal: bool,
+    notice_value: int | None,
+    notice_unit: str,
+    notice_date: dt.date | None,
+) -> dt.date:
+    """Renewal date = end - notice for tacitly renewed contracts (the last day to give notice), else end."""
+    if not tacit_renewal:
+        return ends_on
+    if notice_date is not None:
+        return notice_date
+    if notice_value and notice_unit:
+        return add_interval(ends_on, notice_value, notice_unit, sign=-1)
+    return ends_on
+
+
+def agreement_status_for(*, today: dt.date, start_date: dt.date, ends_on: dt.date, current: str) -> str:
+    if current in MANUAL_STATUSES:
+        return current
+    if today < start_date:
+        return AgreementStatus.VALIDATED
+    if today < ends_on:
+        return AgreementStatus.ACTIVE
+    return AgreementStatus.FINISHED
+
+
+def agreement_missing_fields(
+    *, amount: Any, start_date: Any, end_date: Any, duration_value: Any, duration_unit: Any
+) -> list[str]:
+    """What a source must fill for a contract to be imported (FAQ: amount, start, end or duration)."""
+    missing = []
+    if amount in (None, ""):
+        missing.append("amount")
+    if not start_date:
+        missing.append("start date")
+    if not end_date and not (duration_value and duration_unit):
+        missing.append("end date or duration")
+    return missing
+
+
+AGREEMENT_FIELDS = (
+    "plan_name",
+    "amount",
+    "amount_period",
+    "one_time_fee",
+    "currency",
+    "start_date",
+    "end_date",
+    "duration_value",
+    "duration_unit",
+    "notice_value",
+    "notice_unit",
+    "notice_date",
+    "tacit_renewal",
+    "status",
+    "source",
+    "external_id",
+)
+
+
+def _derive(agreement: Agreement, today: dt.date) -> None:
+    missing = agreement_missing_fields(
+        amount=agreement.amount,
+        start_date=agreement.start_date,
+        end_date=agreement.end_date,
+        duration_value=agreement.duration_value,
+        duration_unit=agreement.duration_unit,
+    )
+    if missing:
+        raise ValidationError(f"An agreement needs {', '.join(missing)}.")
+    if agreement.amount < 0 or (agreement.one_time_fee or 0) < 0:
+        raise ValidationError({"amount": "Amounts cannot be negative."})
+    ends_on = agreement_end(
+        start_date=agreement.start_date,
+        end_date=agreement.end_date,
+        duration_value=agreement.duration_value,
+        duration_unit=agreement.duration_unit,
+    )
+    assert ends_on is not None
+    if ends_on <= agreement.start_date:
+        raise ValidationError({"end_date": "The end must come after the start."})
+    renews_on = agreement_renewal(
+        ends_on=ends_on,
+        tacit_renewal=agreement.tacit_renewal,
+        notice_value=agreement.notice_value,
+        notice_unit=agreement.notice_unit,
+        notice_date=agreement.notice_date,
+    )
+    if renews_on > ends_on:
+        raise ValidationError({"notice_date": "The notice date must be on or before the end."})
+    agreement.ends_on, agreement.renews_on = ends_on, renews_on
+    agreement.mrr = mrr_from_amount(agreement.amount, agreement.amount_period)
+    agreement.status = agreement_status_for(
+        today=today, start_date=agreement.start_date, ends_on=ends_on, current=agreement.status
+    )
+
+
+@transaction.atomic
+def agreement_create(
+    *, customer: Customer, actor: Actor, today: dt.date | None = None, **fields: Any
+) -> Agreement:
+    unknown = set(fields) - set(AGREEMENT_FIELDS)
+    if unknown:
+        raise TypeError(f"agreement_create() cannot set {sorted(unknown)}")
+    fields.setdefault("currency", customer.workspace.currency)
+    agreement = Agreement(workspace_id=customer.workspace_id, customer=customer, **fields)
+    today = today or timezone.localdate()
+    _derive(agreement, today)
+    agreement.save()
+    changelog_record(
+        customer=customer,
+        actor=actor,
+        object_type="agreement",
+        object_id=agreement.pk,
+        changes=[("agreement added", "", f"{agreement.plan_name} {agreement.mrr} MRR".strip())],
+    )
+    customer_refresh_revenue(customer=customer, today=today)
+    return agreement
+
+
+@transaction.atomic
+def agreement_update(
+    *, agreement: Agreement, actor: Actor, today: dt.date | None = None, **fields: Any
+) -> Agreement:
+    unknown = set(fields) - set(AGREEMENT_FIELDS)
+    if unknown:
+        raise TypeError(f"agreement_update() cannot set {sorted(unknown)}")
+    changes = []
+    for field, value in fields.items():
+        old = getattr(agreement, field)
+        if old != value:
+            changes.append((f"agreement {field}", old, value))
+            setattr(agreement, field, value)
+    today = today or timezone.localdate()
+    _derive(agreement, today)
+    agreement.save()
+    changelog_record(
+        customer=agreement.customer,
+        actor=actor,
+        object_type="agreement",
+        object_id=agreement.pk,
+        changes=changes,
+    )
+    customer_refresh_revenue(customer=agreement.customer, today=today)
+    return agreement
+
+
+@transaction.atomic
+def agreement_delete(*, agreement: Agreement, actor: Actor) -> None:
+    customer = agreement.customer
+    changelog_record(
+        customer=customer,
+        actor=actor,
+        object_type="agreement",
+        object_id=agreement.pk,
+        changes=[("agreement removed", f"{agreement.plan_name} {agreement.mrr} MRR".strip(), "")],
+    )
+    agreement.delete()
+    customer_refresh_revenue(customer=customer)
+
+
+def counted_in_mrr(today: dt.date) -> Q:
+    """Active MRR counts contracts running today (start <= today < end) that nobody paused or cancelled."""
+    return Q(start_date__lte=today, ends_on__gt=today) & ~Q(status__in=MANUAL_STATUSES)
+
+
+def customer_active_mrr(*, customer: Customer, today: dt.date | None = None) -> Decimal:
+    today = today or timezone.localdate()
+    total = customer.agreements.filter(counted_in_mrr(today)).aggregate(total=Sum("mrr"))["total"]
+    return total or Decimal("0")
+
+
+def customer_next_renewal(*, customer: Customer, today: dt.date | None = None) -> dt.date | None:
+    """The soonest renewal among contracts still running; failing that, the latest one that passed
+    (the list shows it in orange so that an expired contract is noticed)."""
+    today = today or timezone.localdate()
+    agreements = customer.agreements.exclude(status=AgreementStatus.CANCELLED)
+    upcoming = (
+        agreements.filter(ends_on__gt=today).order_by("renews_on").values_list("renews_on", flat=True).first()
+    )
+    if upcoming is not None:
+        return upcoming
+    return agreements.order_by("-renews_on").values_list("renews_on", flat=True).first()
+
+
+def customer_refresh_revenue(*, customer: Customer, today: dt.date | None = None) -> None:
+    today = today or timezone.localdate()
+    customer.active_mrr = customer_active_mrr(customer=customer, today=today)
+    customer.next_renewal_on = customer_next_renewal(customer=customer, today=today)
+    Customer.objects.filter(pk=customer.pk).update(
+        active_mrr=customer.active_mrr, next_renewal_on=customer.next_renewal_on
+    )
+
+
+def agreements_refresh_all(*, today: dt.date | None = None) -> int:
+    """Daily: dates move, so statuses and each customer's active MRR and renewal date move with them.
+    Returns how many agreements changed status."""
+    today = today or timezone.localdate()
+    changed = 0
+    dated = Agreement.objects.exclude(status__in=MANUAL_STATUSES)
+    changed += (
+        dated.filter(start_date__gt=today)
+        .exclude(status=AgreementStatus.VALIDATED)
+        .update(status=AgreementStatus.VALIDATED)
+    )
+    changed += (
+        dated.filter(start_date__lte=today, ends_on__gt=today)
+        .exclude(status=AgreementStatus.ACTIVE)
+        .update(status=AgreementStatus.ACTIVE)
+    )
+    changed += (
+        dated.filter(ends_on__lte=today)
+        .exclude(status=AgreementStatus.FINISHED)
+        .update(status=AgreementStatus.FINISHED)
+    )
+    customer_ids = Agreement.objects.values_list("customer_id", flat=True).distinct()
+    for customer in Customer.objects.filter(pk__in=customer_ids).iterator(chunk_size=500):
+        customer_refresh_revenue(customer=customer, today=today)
+    return changed

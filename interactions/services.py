@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from customers.changes import Actor
+from customers.models import Contact, Customer
+
+from .models import Direction, Interaction, InteractionKind
+
+INTERACTION_FIELDS = (
+    "kind",
+    "direction",
+    "customer_replied",
+    "attended",
+    "occurred_at",
+    "subject",
+    "body",
+    "author",
+    "author_name",
+    "participants",
+    "source",
+    "external_id",
+)
+
+
+def counts_as_contact() -> Q:
+    """Last contact counts moments the customer took part in (FAQ: "shows 15 days although I emailed
+    yesterday"): an incoming email or one they replied to, a meeting they attended, a call. An outgoing
+    email with no reply and an internal note do not."""
+    return (
+        Q(kind=InteractionKind.EMAIL, direction=Direction.INCOMING)
+        | Q(kind=InteractionKind.EMAIL, customer_replied=True)
+        | Q(kind=InteractionKind.MEETING, attended=True)
+        | Q(kind=InteractionKind.CALL)
+    )
+
+
+def customer_last_contact(*, customer: Customer, now: dt.datetime | None = None) -> dt.datetime | None:
+    now = now or timezone.now()
+    return customer.interactions.filter(counts_as_contact(), occurred_at__lte=now).aggregate(
+        last=Max("occurred_at")
+    )["last"]
+
+
+def customer_refresh_last_contact(*, customer: Customer) -> None:
+    customer.last_contact_at = customer_last_contact(customer=customer)
+    Customer.objects.filter(pk=customer.pk).update(last_contact_at=customer.last_contact_at)
+
+
+def _check(interaction: Interaction, contacts: list[Contact]) -> None:
+    if interaction.kind not in InteractionKind.values:
+        raise ValidationError({"kind": "Choose email, meeting, call or note."})
+    if interaction.kind == InteractionKind.EMAIL and not interaction.direction:
+        raise ValidationError({"direction": "Say whether the email was received or sent."})
+    if interaction.occurred_at is None:
+        raise ValidationError({"occurred_at": "When did it happen?"})
+    if any(contact.customer_id != interaction.customer_id for contact in contacts):
+        raise ValidationError({"contacts": "Only contacts of this customer can take part."})
+
+
+@transaction.atomic
+def interaction_create(
+    *, customer: Customer, actor: Actor, contacts: Iterable[Contact] = (), **fields: Any
+) -> Interaction:
+    unknown = set(fields) - set(INTERACTION_FIELDS)
+    if unknown:
+        raise TypeError(f"interaction_create() cannot set {sorted(unknown)}")
+    contact_list = list(contacts)
+    interaction = Interaction(workspace_id=customer.workspace_id, customer=customer, **fields)
+    if interaction.author is None and actor.user is not None and interaction.source == "manual":
+        interaction.author = actor.user
+    _check(interaction, contact_list)
+    interaction.save()
+    interaction.contacts.set(contact_list)
+    customer_refresh_last_contact(customer=customer)
+    return interaction
+
+
+@transaction.atomic
+def interaction_update(
+    *, interaction: Interaction, actor: Actor, contacts: Iterable[Contact] | None = None, **fields: Any
+) -> Interaction:
+    unknown = set(fields) - set(INTERACTION_FIELDS)
+    if unknown:
+        raise TypeError(f"interaction_update() cannot set {sorted(unknown)}")
+    for field, value in fields.items():
+        setattr(interaction, field, value)
+    contact_list = list(contacts) if contacts is not None else list(interaction.contacts.all())
+    _check(interaction, contact_list)
+    interaction.save()
+    if contacts is not None:
+        interaction.contacts.set(contact_list)
+    customer_refresh_last_contact(customer=interaction.customer)
+    return interaction
+
+
+@transaction.atomic
+def interaction_delete(*, interaction: Interaction, actor: Actor) -> None:
+    customer = interaction.customer
+    interaction.delete()
+    customer_refresh_last_contact(customer=customer)
