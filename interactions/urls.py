@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "interactions"
-urlpatterns: list = []
+urlpatterns = [
+    path("customers/<int:customer_pk>/new/", views.interaction_create, name="create"),
+    path("<int:pk>/edit/", views.interaction_edit, name="edit"),
+    path("<int:pk>/delete/", views.interaction_delete, name="delete"),
+]
