@@ -19,7 +19,7 @@ from .models import Membership
 def switch(request: HttpRequest) -> HttpResponse:
     wanted = request.POST.get("workspace", "")
     membership = (
-        Membership.objects.filter(user_id=request.user.pk, workspace_id=int(wanted)).first()
+        Membership.objects.filter(user_id=int(request.user.pk or 0), workspace_id=int(wanted)).first()
         if wanted.isdigit()
         else None
     )
