@@ -32,6 +32,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class WorkspaceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Workspace
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Vendor {n}")
     slug = factory.Sequence(lambda n: f"vendor-{n}")
