@@ -121,8 +121,13 @@ def _derive(agreement: Agreement, today: dt.date) -> None:
     )
     if missing:
         raise ValidationError(f"An agreement needs {', '.join(missing)}.")
-    if agreement.amount < 0 or (agreement.one_time_fee or 0) < 0:
-        raise ValidationError({"amount": "Amounts cannot be negative."})
+    negative = {}
+    if agreement.amount < 0:
+        negative["amount"] = "The amount cannot be negative."
+    if (agreement.one_time_fee or 0) < 0:
+        negative["one_time_fee"] = "The one-time fee cannot be negative."
+    if negative:
+        raise ValidationError(negative)
     ends_on = agreement_end(
         start_date=agreement.start_date,
         end_date=agreement.end_date,
@@ -178,14 +183,17 @@ def agreement_update(
     unknown = set(fields) - set(AGREEMENT_FIELDS)
     if unknown:
         raise TypeError(f"agreement_update() cannot set {sorted(unknown)}")
-    changes = []
+    before = {field: getattr(agreement, field) for field in fields}
     for field, value in fields.items():
-        old = getattr(agreement, field)
-        if old != value:
-            changes.append((f"agreement {field}", old, value))
-            setattr(agreement, field, value)
+        setattr(agreement, field, value)
     today = today or timezone.localdate()
     _derive(agreement, today)
+    # Compared after derivation: a status handed back to the dates is logged as what the dates made it.
+    changes = [
+        (f"agreement {field}", old, getattr(agreement, field))
+        for field, old in before.items()
+        if old != getattr(agreement, field)
+    ]
     agreement.save()
     changelog_record(
         customer=agreement.customer,
