@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "interactions",
     "integrations",
     "healthscore",
+    "sandbox",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +200,47 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+
+# ---- CRM integrations ------------------------------------------------------------------------------
+# Tokens are encrypted with keys of their own (MultiFernet: the first key encrypts, all decrypt, so keys
+# rotate by prepending). Without TOKEN_ENCRYPTION_KEYS a local key is generated once under var/.
+TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
+TOKEN_KEY_FILE = VAR_DIR / "token-encryption.key"
+
+# The wire-compatible fake CRMs (sandbox app): on for the demo and tests, never in production by default.
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
+SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+
+def _crm_url(name: str, vendor_default: str, sandbox_path: str) -> str:
+    """Vendors' real endpoints by default; the environment (or the sandbox) may point elsewhere."""
+    default = f"{SANDBOX_BASE_URL}{sandbox_path}" if SANDBOX_ENABLED else vendor_default
+    return env.str(name, default=default).rstrip("/")
+
+
+CRM_SETTINGS = {
+    "hubspot": {
+        "api_url": _crm_url("HUBSPOT_API_URL", "https://api.hubapi.com", "/sandbox/hubspot"),
+        "auth_url": _crm_url("HUBSPOT_AUTH_URL", "https://app.hubspot.com", "/sandbox/hubspot-app"),
+        "client_id": env.str("HUBSPOT_CLIENT_ID", default="sandbox-hubspot-client" if SANDBOX_ENABLED else ""),
+        "client_secret": env.str("HUBSPOT_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""),
+    },
+    "salesforce": {
+        "login_url": _crm_url("SALESFORCE_LOGIN_URL", "https://login.salesforce.com", "/sandbox/salesforce-login"),
+        "client_id": env.str("SALESFORCE_CLIENT_ID", default="sandbox-salesforce-client" if SANDBOX_ENABLED else ""),
+        "client_secret": env.str("SALESFORCE_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""),
+        "api_version": env.str("SALESFORCE_API_VERSION", default="v60.0"),
+    },
+}
+# Hosts a provider may hand back (Salesforce instance_url...) are checked against these before any token
+# is sent there.
+CRM_ALLOWED_HOST_SUFFIXES = {
+    "salesforce": [".salesforce.com", ".force.com", ".salesforce.mil", ".sfcrmproducts.cn"],
+}
+CRM_HTTP_TIMEOUT = env.float("CRM_HTTP_TIMEOUT", default=30.0)
+CRM_HTTP_MAX_RETRIES = env.int("CRM_HTTP_MAX_RETRIES", default=4)
+# Never wait longer than this inside a task; longer waits end the run as rate-limited with a resume time.
+CRM_MAX_INLINE_WAIT_SECONDS = env.float("CRM_MAX_INLINE_WAIT_SECONDS", default=30.0)
 
 LOGGING = {
     "version": 1,

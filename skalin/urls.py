@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -22,6 +23,9 @@ urlpatterns = [
     path("interactions/", include("interactions.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
 
 handler403 = "skalin.views.permission_denied"
 handler404 = "skalin.views.page_not_found"

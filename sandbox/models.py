@@ -1,0 +1,1 @@
+"""Sandbox data lives here (see sandbox/README.md)."""
