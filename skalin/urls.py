@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -24,8 +23,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-if settings.SANDBOX_ENABLED:
-    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
+# Always routed so tests can switch it on; every sandbox view answers 404 unless SANDBOX_ENABLED.
+urlpatterns.append(path("sandbox/", include("sandbox.urls")))
 
 handler403 = "skalin.views.permission_denied"
 handler404 = "skalin.views.page_not_found"
