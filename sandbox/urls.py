@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+from .hubspot import urls as hubspot_urls
+from .salesforce import urls as salesforce_urls
+
+urlpatterns = [
+    path("hubspot/", include(hubspot_urls.api_patterns)),
+    path("hubspot-app/", include(hubspot_urls.app_patterns)),
+    path("salesforce-login/", include(salesforce_urls.login_patterns)),
+    path("salesforce/", include(salesforce_urls.api_patterns)),
+]

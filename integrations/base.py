@@ -1,0 +1,186 @@
+"""What every CRM connector is: declared data (OAuth, objects, modes, default mapping) plus a few hooks.
+
+A connector knows HTTP (through integrations.http) and its vendor's JSON; it knows nothing of the ORM,
+Celery or Skalin's models. The engine (integrations.sync) knows nothing of HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .models import ObjectType, SyncMode
+
+if TYPE_CHECKING:
+    from .http import CrmHttp
+
+
+class ConnectorError(Exception):
+    """A vendor call failed. The flags say what happens next:
+    - permanent: retrying the same call will not help (fix the mapping or the data);
+    - reconnect: the credentials are gone (an Admin must reconnect);
+    - retry_after: seconds to wait before trying again (rate limit, outage)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        reconnect: bool = False,
+        retry_after: float | None = None,
+        rate_limited: bool = False,
+        status: int | None = None,
+        code: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent or reconnect
+        self.reconnect = reconnect
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+        self.status = status
+        self.code = code
+
+    def next_step(self) -> str:
+        if self.reconnect:
+            return "An Admin must reconnect the CRM."
+        if self.rate_limited:
+            return "The CRM's API quota is spent; the sync resumes by itself later."
+        if self.permanent:
+            return "Check the mapping and the CRM data; retrying alone will not help."
+        return "Temporary; the sync will retry."
+
+
+@dataclass(frozen=True)
+class CrmField:
+    name: str
+    label: str
+    type: str = "string"  # string, number, date, datetime, enumeration, bool, user, reference
+    options: tuple[tuple[str, str], ...] = ()
+    writable: bool = True
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    object_type: ObjectType
+    remote_name: str
+    modes: tuple[SyncMode, ...]
+    default_mode: SyncMode = SyncMode.DISABLED
+    # Skalin field -> CRM field, offered by the wizard before the admin changes anything.
+    default_mapping: dict[str, str] = field(default_factory=dict)
+    doc_url: str = ""
+
+
+@dataclass(frozen=True)
+class OAuthSpec:
+    authorize_url_setting: str  # key of CRM_SETTINGS[crm] holding the host of the authorize page
+    authorize_path: str
+    token_url_setting: str
+    token_path: str
+    scopes: tuple[str, ...]
+    pkce: bool = False
+    client_auth: str = "body"  # or "basic"
+    # Token-response key naming the account's own API host (Salesforce "instance_url").
+    base_url_key: str = ""
+    scope_separator: str = " "
+
+
+@dataclass
+class Record:
+    external_id: str
+    fields: dict[str, Any]
+    modified_at: dt.datetime | None = None
+    # Related records by kind: {"customers": [...], "contacts": [...], "parent": [...]}.
+    links: dict[str, list[str]] = field(default_factory=dict)
+    # For interactions: email / meeting / call / note.
+    kind: str = ""
+    deleted: bool = False
+
+
+@dataclass
+class Page:
+    records: list[Record]
+    # Where the next page starts; None when this listing is exhausted.
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    account_id: str
+    user_email: str = ""
+    user_name: str = ""
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What the engine asks a connector for: one object, changed since `since` (None: everything),
+    restricted to the selection in `options` and, for dependent objects, to records linked to
+    `scope_ids` (external ids of synced customers)."""
+
+    object_type: ObjectType
+    since: dt.datetime | None
+    cursor: str | None
+    options: dict[str, Any]
+    fields: Sequence[str] = ()
+    scope_ids: Sequence[str] | None = None
+    ids_only: bool = False
+
+
+class Connector:
+    key: ClassVar[str]
+    label: ClassVar[str]
+    oauth: ClassVar[OAuthSpec]
+    objects: ClassVar[dict[ObjectType, ObjectSpec]]
+    # What the admin must have on the CRM side, shown before "Connect me".
+    requirements: ClassVar[str] = ""
+    # Auto-created output fields (Healthscore, CSM Pulse), or admin-mapped ones.
+    creates_output_fields: ClassVar[bool] = False
+
+    def __init__(self, http: CrmHttp) -> None:
+        self.http = http
+        if http.error_mapper is None:
+            http.error_mapper = self.error_from_response
+
+    # -- hooks every connector implements --------------------------------------------------------------
+    def identity(self) -> Identity:
+        raise NotImplementedError
+
+    def read_page(self, request: ReadRequest) -> Page:
+        raise NotImplementedError
+
+    def write(
+        self,
+        object_type: ObjectType,
+        external_id: str | None,
+        fields: dict[str, Any],
+        links: dict[str, list[str]] | None = None,
+    ) -> str:
+        """Create (external_id None) or update a record; returns its external id."""
+        raise ConnectorError(f"{self.label} does not accept writes of {object_type}.", permanent=True)
+
+    def read_back(self, object_type: ObjectType, external_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        """The current values of some fields of one record, to check that a push really landed."""
+        raise NotImplementedError
+
+    def list_fields(self, object_type: ObjectType) -> list[CrmField]:
+        raise NotImplementedError
+
+    def ensure_output_fields(self) -> dict[str, str]:
+        """Create (or find) the CRM fields receiving Healthscore and CSM Pulse: {"health_score": name,
+        "csm_pulse": name}. Connectors whose fields are admin-made return {}."""
+        return {}
+
+    def error_from_response(self, status: int, body: Any, headers: dict[str, str]) -> ConnectorError:
+        """Turn a vendor error response into a ConnectorError saying what happens next."""
+        message = body.get("message") if isinstance(body, dict) else None
+        return ConnectorError(
+            f"{self.label} answered HTTP {status}: {message or str(body)[:200]}",
+            permanent=400 <= status < 500 and status not in (408, 409, 423, 429),
+            status=status,
+        )
+
+    @classmethod
+    def allowed_modes(cls, object_type: ObjectType) -> tuple[SyncMode, ...]:
+        spec = cls.objects.get(object_type)
+        return spec.modes if spec else (SyncMode.DISABLED,)
