@@ -116,7 +116,7 @@ def read_csv(data: bytes) -> CsvTable:
 
     header_line = next(line for line in text.splitlines() if line.strip())
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     columns: list[str] = []
     table = CsvTable(columns=columns, rows=[])
@@ -163,7 +163,8 @@ def check_header(columns: list[str], *, known: list[str], required: tuple[tuple[
     if missing:
         wanted = "; ".join(" or ".join(f"'{name}'" for name in alternatives) for alternatives in missing)
         raise ImportFileError(
-            f"The file has no {wanted} column. The first row must name the columns; expected: "
+            f"Missing column{'s' if len(missing) > 1 else ''}: {wanted}. The first row must name the "
+            "columns; expected: "
             f"{', '.join(known)}."
         )
     return [name for name in columns if name and name not in known]
