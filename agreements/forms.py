@@ -97,7 +97,7 @@ class AgreementForm(forms.Form):
         error_messages={"required": "Enter the start date.", "invalid": "Enter a valid date."},
     )
     end_mode = forms.ChoiceField(
-        label="The agreement ends",
+        label="End",
         choices=EndMode.choices,
         initial=EndMode.DATE,
         widget=forms.RadioSelect,
