@@ -13,7 +13,7 @@ from django.utils import timezone
 from customers.changes import Actor, changelog_record
 from customers.models import Customer
 
-from .models import MANUAL_STATUSES, Agreement, AgreementStatus, AmountPeriod, Interval
+from .models import MANUAL_STATUSES, Agreement, AgreementStatus, AmountPeriod, Interval, SkippedAgreement
 
 CENT = Decimal("0.01")
 
@@ -278,3 +278,62 @@ def agreements_refresh_all(*, today: dt.date | None = None) -> int:
     for customer in Customer.objects.filter(pk__in=customer_ids).iterator(chunk_size=500):
         customer_refresh_revenue(customer=customer, today=today)
     return changed
+
+
+# ---- writes coming from a CRM sync --------------------------------------------------------------------
+
+
+@transaction.atomic
+def agreement_upsert_from_crm(
+    *,
+    customer: Customer,
+    actor: Actor,
+    source: str,
+    external_id: str,
+    values: dict[str, Any],
+    today: dt.date | None = None,
+) -> tuple[Agreement, bool, list[str]]:
+    """Create or update the agreement a CRM record describes (keyed by source + external id). A CRM
+    never deletes a contract in Skalin; the record's skipped-contract note, if any, is cleared.
+    Returns (agreement, created, changed fields)."""
+    unknown = set(values) - set(AGREEMENT_FIELDS)
+    if unknown:
+        raise TypeError(f"agreement_upsert_from_crm() cannot set {sorted(unknown)}")
+    SkippedAgreement.objects.filter(
+        workspace_id=customer.workspace_id, source=source, external_id=external_id
+    ).delete()
+    agreement = Agreement.objects.filter(
+        workspace_id=customer.workspace_id, source=source, external_id=external_id
+    ).first()
+    if agreement is None:
+        created = agreement_create(
+            customer=customer, actor=actor, today=today, source=source, external_id=external_id, **values
+        )
+        return created, True, []
+    previous_customer = agreement.customer
+    if agreement.customer_id != customer.pk:
+        agreement.customer = customer
+        agreement.save(update_fields=["customer", "updated_at"])
+    changed = [key for key, value in values.items() if getattr(agreement, key) != value]
+    if changed:
+        agreement_update(
+            agreement=agreement, actor=actor, today=today, **{key: values[key] for key in changed}
+        )
+    if previous_customer.pk != customer.pk:
+        customer_refresh_revenue(customer=previous_customer, today=today)
+        customer_refresh_revenue(customer=customer, today=today)
+        changed.append("customer")
+    return agreement, False, changed
+
+
+def agreement_skip_from_crm(
+    *, customer: Customer, source: str, external_id: str, label: str, missing: list[str]
+) -> SkippedAgreement:
+    """Remember a contract that could not be imported and why, for the customer's Agreements section."""
+    skipped, _ = SkippedAgreement.objects.update_or_create(
+        workspace_id=customer.workspace_id,
+        source=source,
+        external_id=external_id,
+        defaults={"customer": customer, "label": label[:200], "missing_fields": missing},
+    )
+    return skipped

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,7 +15,17 @@ from django.utils import timezone
 from workspaces.models import Workspace
 
 from .changes import Actor, changelog_record
-from .models import DEFAULT_PHASES, Contact, Customer, CustomField, HealthProfile, Phase, RoleTag, Tag
+from .models import (
+    DEFAULT_PHASES,
+    Contact,
+    Customer,
+    CustomerSource,
+    CustomField,
+    HealthProfile,
+    Phase,
+    RoleTag,
+    Tag,
+)
 
 # Fields whose changes go to the change history (product.md: stage, owner, tags, profile, pulse, mapped
 # fields); name/domain/ref_id/parent are mapped from CRMs, so they are tracked too.
@@ -427,3 +439,171 @@ def contact_delete(*, contact: Contact, actor: Actor) -> None:
         changes=[("contact removed", str(contact), "")],
     )
     contact.delete()
+
+
+# ---- writes coming from a CRM sync --------------------------------------------------------------------
+
+BLANK_VALUES: tuple[Any, ...] = (None, "")
+
+
+@dataclass
+class CrmUpsertResult:
+    row: Any
+    created: bool = False
+    changed: list[str] = dataclass_field(default_factory=list)
+    # Fields the CRM sent blank while Skalin has a value: kept (reliability R6), counted and reported.
+    kept: list[str] = dataclass_field(default_factory=list)
+
+
+def _blank(value: Any) -> bool:
+    return value in BLANK_VALUES or value == []
+
+
+def _merge_crm_values(
+    current: dict[str, Any], incoming: dict[str, Any], clearable: Iterable[str], result: CrmUpsertResult
+) -> dict[str, Any]:
+    """The updates a CRM may make: a blank value never erases a filled one unless the field is clearable."""
+    clearable = set(clearable)
+    updates: dict[str, Any] = {}
+    for key, value in incoming.items():
+        old = current.get(key)
+        if _blank(value):
+            if _blank(old):
+                continue
+            if key not in clearable:
+                result.kept.append(key)
+                continue
+            value = "" if isinstance(old, str) else None
+        if old != value:
+            updates[key] = value
+    return updates
+
+
+@transaction.atomic
+def customer_upsert_from_crm(
+    *,
+    workspace: Workspace,
+    customer: Customer | None,
+    actor: Actor,
+    values: dict[str, Any],
+    clearable: Iterable[str] = (),
+    managed_tags: Iterable[str] | None = None,
+    crm_tags: Iterable[str] = (),
+    source: str,
+    external_id: str,
+) -> CrmUpsertResult:
+    """Create or update a customer from CRM values. `values` keys: name, domain, ref_id, owner, phase,
+    health_profile, custom:<key>. Tags: only those in `managed_tags` (the ones the mapping can produce)
+    are added or removed; tags added by hand stay. A new customer without a phase gets the default."""
+    result = CrmUpsertResult(row=customer)
+    custom = {
+        key.removeprefix("custom:"): value for key, value in values.items() if key.startswith("custom:")
+    }
+    plain = {key: value for key, value in values.items() if not key.startswith("custom:")}
+    if customer is None:
+        if _blank(plain.get("name")):
+            raise ValidationError({"name": "The CRM record has no name."})
+        customer = customer_create(
+            workspace=workspace,
+            actor=actor,
+            name=plain["name"],
+            domain=plain.get("domain") or "",
+            ref_id=plain.get("ref_id") or "",
+            owner=plain.get("owner"),
+            phase=plain.get("phase"),
+            health_profile=plain.get("health_profile"),
+            custom_values={key: value for key, value in custom.items() if not _blank(value)},
+        )
+        result.row, result.created = customer, True
+    else:
+        current = {key: getattr(customer, key) for key in plain}
+        updates = _merge_crm_values(current, plain, clearable, result)
+        current_custom = {key: customer.custom_values.get(key) for key in custom}
+        custom_clearable = [key.removeprefix("custom:") for key in clearable if key.startswith("custom:")]
+        custom_updates = _merge_crm_values(current_custom, custom, custom_clearable, result)
+        if custom_updates:
+            updates["custom_values"] = {key: (None if _blank(v) else v) for key, v in custom_updates.items()}
+        if updates:
+            customer_update(customer=customer, actor=actor, **updates)
+            result.changed.extend(sorted(updates))
+    if managed_tags is not None:
+        managed = {name.casefold() for name in managed_tags}
+        wanted = {name.casefold(): name for name in crm_tags}
+        current_tags = list(customer.tags.all())
+        keep = [tag for tag in current_tags if tag.name.casefold() not in managed]
+        new_tags = keep + tags_get_or_create(workspace=workspace, names=wanted.values())
+        if {t.pk for t in new_tags} != {t.pk for t in current_tags}:
+            customer_update(customer=customer, actor=actor, tags=new_tags)
+            result.changed.append("tags")
+    CustomerSource.objects.update_or_create(
+        customer=customer,
+        source=source,
+        defaults={"external_id": external_id, "last_synced_at": timezone.now()},
+    )
+    return result
+
+
+@transaction.atomic
+def contact_upsert_from_crm(
+    *,
+    customer: Customer,
+    contact: Contact | None,
+    actor: Actor,
+    values: dict[str, Any],
+    clearable: Iterable[str] = (),
+    managed_roles: Iterable[str] = (),
+    crm_roles: Iterable[str] | None = None,
+) -> CrmUpsertResult:
+    """Create or update a contact from CRM values (first_name, last_name, email, phone, title, ref_id,
+    custom:<key>). Role tags: only the mapped ones (`managed_roles`) move; `crm_roles` None means the CRM
+    said nothing about them (blank fields), so they stay."""
+    result = CrmUpsertResult(row=contact)
+    custom = {
+        key.removeprefix("custom:"): value for key, value in values.items() if key.startswith("custom:")
+    }
+    plain = {key: value for key, value in values.items() if not key.startswith("custom:")}
+    managed = set(managed_roles)
+    if contact is None:
+        contact = contact_create(
+            customer=customer,
+            actor=actor,
+            **{key: value or "" for key, value in plain.items()},
+            role_tags=sorted(set(crm_roles or ()) & managed),
+            custom_values={key: value for key, value in custom.items() if not _blank(value)},
+        )
+        result.row, result.created = contact, True
+        return result
+    current = {key: getattr(contact, key) for key in plain}
+    updates = _merge_crm_values(current, plain, clearable, result)
+    if custom:
+        current_custom = {key: contact.custom_values.get(key) for key in custom}
+        custom_clearable = [key.removeprefix("custom:") for key in clearable if key.startswith("custom:")]
+        custom_updates = _merge_crm_values(current_custom, custom, custom_clearable, result)
+        if custom_updates:
+            merged = dict(contact.custom_values)
+            for key, value in custom_updates.items():
+                if _blank(value):
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            updates["custom_values"] = merged
+    if crm_roles is not None and managed:
+        roles = [tag for tag in contact.role_tags if tag not in managed] + sorted(set(crm_roles) & managed)
+        if sorted(roles) != sorted(contact.role_tags):
+            updates["role_tags"] = roles
+    if contact.customer_id != customer.pk:
+        # The CRM moved the person to another company: follow it, and say so in both histories.
+        changelog_record(
+            customer=contact.customer,
+            actor=actor,
+            object_type="contact",
+            object_id=contact.pk,
+            changes=[("contact moved to", "", str(customer))],
+        )
+        contact.customer = customer
+        contact.save(update_fields=["customer", "updated_at"])
+        result.changed.append("customer")
+    if updates:
+        contact_update(contact=contact, actor=actor, **updates)
+        result.changed.extend(sorted(updates))
+    return result

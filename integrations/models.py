@@ -146,6 +146,8 @@ class SyncState(models.Model):
     cursor = models.CharField(max_length=64, blank=True)
     # The configuration the cursor was earned under; a different one resets the cursor.
     config_hash = models.CharField(max_length=64, blank=True)
+    # Local changes after this time are pushed at the next run (two-ways).
+    push_cursor = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -106,3 +106,41 @@ def interaction_delete(*, interaction: Interaction, actor: Actor) -> None:
     customer = interaction.customer
     interaction.delete()
     customer_refresh_last_contact(customer=customer)
+
+
+# ---- writes coming from a CRM sync --------------------------------------------------------------------
+
+
+@transaction.atomic
+def interaction_upsert_from_crm(
+    *,
+    customer: Customer,
+    actor: Actor,
+    source: str,
+    external_id: str,
+    kind: str,
+    values: dict[str, Any],
+    contacts: Iterable[Contact] = (),
+) -> tuple[Interaction, bool]:
+    """Create or update the interaction a CRM engagement describes (keyed by source + external id).
+    `values`: subject, body, occurred_at, direction, author_name, attended, customer_replied."""
+    existing = Interaction.objects.filter(
+        workspace_id=customer.workspace_id, source=source, external_id=external_id
+    ).first()
+    if existing is None:
+        created = interaction_create(
+            customer=customer,
+            actor=actor,
+            contacts=contacts,
+            kind=kind,
+            source=source,
+            external_id=external_id,
+            **values,
+        )
+        return created, True
+    previous_customer = existing.customer
+    existing.customer = customer
+    interaction_update(interaction=existing, actor=actor, contacts=contacts, kind=kind, **values)
+    if previous_customer.pk != customer.pk:
+        customer_refresh_last_contact(customer=previous_customer)
+    return existing, False
