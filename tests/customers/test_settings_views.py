@@ -112,7 +112,7 @@ def test_an_empty_label_is_refused_with_a_message(client_for, admin_membership, 
 def test_a_phase_that_is_churn_default_or_in_use_cannot_be_removed(
     client_for, admin_membership, workspace, name, reason
 ):
-    CustomerFactory(workspace=workspace)  # in "run"
+    CustomerFactory.create(workspace=workspace)  # in "run"
     response = client_for(admin_membership).post(action(phase(workspace, name), "delete"), follow=True)
     assert reason in messages_of(response)[0]
     assert name in order(workspace)
@@ -192,7 +192,7 @@ def test_custom_field_errors_are_shown_on_the_form(client_for, admin_membership,
 
 def test_removing_a_field_keeps_the_stored_values(client_for, admin_membership, workspace):
     field = custom_field_create(workspace=workspace, target="customer", key="tier", label="Tier", type="text")
-    customer = CustomerFactory(workspace=workspace, custom_values={"tier": "Gold"})
+    customer = CustomerFactory.create(workspace=workspace, custom_values={"tier": "Gold"})
     client = client_for(admin_membership)
     assert "values already stored are kept" in client.get(FIELDS).content.decode()
     response = client.post(reverse("customers:custom_field_delete", args=[field.pk]), follow=True)
