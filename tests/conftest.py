@@ -5,6 +5,12 @@ from workspaces.models import Role
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # The real hashers are slow on purpose; tests only need passwords that check.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     settings.STORAGES = {
         **settings.STORAGES,
