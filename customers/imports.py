@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Model
 
 from agreements.models import MANUAL_STATUSES, Agreement, AgreementStatus, AmountPeriod, Interval
@@ -319,6 +319,13 @@ class _Row:
             self.fail(column, " ".join(bad.messages))
         return None
 
+    def check_lengths(self, limits: dict[str, int]) -> None:
+        for column, limit in limits.items():
+            if len(self.get(column)) > limit:
+                self.fail(
+                    column, f"This value is {len(self.get(column))} characters long; the limit is {limit}."
+                )
+
     def raise_if_errors(self) -> None:
         if self.errors:
             raise _RowInvalid
@@ -357,6 +364,11 @@ def _run_rows(
                     line, "", "This row clashes with data saved at the same time; import the file again."
                 )
             )
+        except DatabaseError:
+            # A value the checks above let through but the database refuses: this row only, never the file.
+            result.errors.append(
+                RowError(line, "", "The database refused a value of this row; check its cells.")
+            )
         else:
             setattr(result, outcome, getattr(result, outcome) + 1)
     result.errors.sort(key=lambda error: error.line)
@@ -376,6 +388,14 @@ CUSTOMER_COLUMNS = [
     "parent_customer_id",
 ]
 CUSTOMER_REQUIRED: tuple[tuple[str, ...], ...] = (("name",),)
+CUSTOMER_LIMITS = {
+    "name": 200,
+    "customer_id": 120,
+    "domain": 253,
+    "health_profile": 80,
+    "parent_customer_id": 120,
+}
+TAG_LIMIT = 60
 CUSTOMER_SERVICE_COLUMNS = {
     "name": "name",
     "domain": "domain",
@@ -476,6 +496,11 @@ class _CustomerImport:
         return named[0] if named else None
 
     def __call__(self, row: _Row) -> Outcome:
+        row.check_lengths(CUSTOMER_LIMITS)
+        long_tags = [name for name in split_tags(row.get("tags")) if len(name) > TAG_LIMIT]
+        if long_tags:
+            row.fail("tags", f"A tag is {TAG_LIMIT} characters at most: '{long_tags[0][:20]}...' is longer.")
+        row.raise_if_errors()
         customer = self.match(row)
         owner = row.parse("owner_email", self.member)
         phase = row.parse("stage", self.phase)
@@ -560,6 +585,7 @@ AGREEMENT_REQUIRED: tuple[tuple[str, ...], ...] = (
     ("start_date",),
     ("end_date", "duration"),
 )
+AGREEMENT_LIMITS = {"plan_name": 200, "agreement_id": 120}
 AGREEMENT_SERVICE_COLUMNS = {
     "amount": "amount",
     "one_time_fee": "one_time_fee",
@@ -598,6 +624,7 @@ class _AgreementImport:
         return named[0] if len(named) == 1 else None
 
     def __call__(self, row: _Row) -> Outcome:
+        row.check_lengths(AGREEMENT_LIMITS)
         customer = self.customer(row)
         external_id = row.get("agreement_id")
         existing: Agreement | None = None

@@ -209,6 +209,12 @@ def test_a_bom_and_semicolons_are_understood(workspace, admin):
     assert Customer.objects.get(ref_id="C-1").tags.count() == 2
 
 
+def test_values_longer_than_the_database_allows_are_reported(workspace, admin):
+    result = run(workspace, admin, f"name,customer_id,tags\n{'x' * 201},C-1,\nAcme,C-2,{'t' * 61}\n")
+    assert errors_of(result) == [(2, "name"), (3, "tags")]
+    assert "the limit is 200" in result.errors[0].message
+
+
 def test_unknown_columns_are_ignored_and_listed(workspace, admin):
     result = run(workspace, admin, "name,favourite_colour\nAcme,blue\n")
     assert result.created == 1
