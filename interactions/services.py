@@ -144,3 +144,19 @@ def interaction_upsert_from_crm(
     if previous_customer.pk != customer.pk:
         customer_refresh_last_contact(customer=previous_customer)
     return existing, False
+
+
+def last_contacts_refresh_recent(*, window: dt.timedelta = dt.timedelta(days=2)) -> int:
+    """Meetings planned ahead become Last contact once they happen; nothing else touches the customer then,
+    so a periodic pass refreshes customers whose counting interactions fell due in the recent window."""
+    now = timezone.now()
+    customer_ids = (
+        Interaction.objects.filter(counts_as_contact(), occurred_at__gt=now - window, occurred_at__lte=now)
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    count = 0
+    for customer in Customer.objects.filter(pk__in=list(customer_ids)).iterator(chunk_size=500):
+        customer_refresh_last_contact(customer=customer)
+        count += 1
+    return count

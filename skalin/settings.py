@@ -195,6 +195,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "interactions-last-contact-hourly": {
+        "task": "interactions.tasks.refresh_recent_last_contacts",
+        "schedule": crontab(minute=20),
+        "options": {"expires": 3000},
+    },
     "agreements-refresh-daily": {
         "task": "agreements.tasks.refresh_agreement_statuses",
         "schedule": crontab(minute=5, hour=0),

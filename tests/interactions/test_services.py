@@ -5,12 +5,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from customers.changes import Actor
-from interactions.models import Direction, InteractionKind
+from interactions.models import Direction, Interaction, InteractionKind
 from interactions.services import (
     customer_last_contact,
+    customer_refresh_last_contact,
     interaction_create,
     interaction_delete,
     interaction_update,
+    last_contacts_refresh_recent,
 )
 from tests.factories import ContactFactory, CustomerFactory, InteractionFactory
 
@@ -163,3 +165,17 @@ def test_a_manual_interaction_is_authored_by_the_user_who_logged_it(customer, cs
     )
     assert interaction.author == csm_membership.user
     assert interaction.source == "manual"
+
+
+def test_a_meeting_planned_ahead_becomes_last_contact_once_it_has_happened(customer):
+    meeting = InteractionFactory(
+        customer=customer, kind="meeting", direction="", occurred_at=timezone.now() + dt.timedelta(hours=1)
+    )
+    customer_refresh_last_contact(customer=customer)
+    assert customer.last_contact_at is None
+
+    Interaction.objects.filter(pk=meeting.pk).update(occurred_at=timezone.now() - dt.timedelta(hours=1))
+    assert last_contacts_refresh_recent() == 1
+
+    customer.refresh_from_db()
+    assert customer.last_contact_at is not None
