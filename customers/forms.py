@@ -266,8 +266,8 @@ class PulseForm(forms.Form):
     pulse = forms.TypedChoiceField(
         coerce=int,
         choices=[("", "—"), *[(str(n), str(n)) for n in range(1, 6)]],
-        label="CSM Pulse",
-        help_text="1 = relationship at risk, 5 = excellent.",
+        label="Rating",
+        help_text="Your view of the relationship: 1 = at risk, 5 = excellent.",
     )
     note = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), label="Note"

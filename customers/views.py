@@ -117,6 +117,7 @@ def _detail_context(request: HttpRequest, customer: Customer, *, pulse_form: Pul
         "customer": customer,
         "can_edit": editable,
         "tags": list(customer.tags.all()),
+        "team_members": list(customer.team_members.all()),
         "children": selectors.customer_children(customer),
         "custom_values": _custom_value_rows(membership, CustomField.Target.CUSTOMER, customer.custom_values),
         "contacts": selectors.customer_contacts(customer),

@@ -31,13 +31,8 @@ def money(mrr: Decimal | None, workspace: Any) -> str:
     """A monthly amount shown as the workspace wants it: MRR, or ARR (x 12), with its currency."""
     if mrr is None or mrr == "":
         return ""
-    amount = Decimal(mrr) * 12 if _is_arr(workspace) else Decimal(mrr)
-    digits = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-    currency = getattr(workspace, "currency", "") or ""
-    symbol = CURRENCY_SYMBOLS.get(currency.upper())
-    if symbol:
-        return f"{symbol}{digits}"
-    return f"{digits} {currency}".strip()
+    shown = Decimal(mrr) * 12 if _is_arr(workspace) else Decimal(mrr)
+    return amount(shown, getattr(workspace, "currency", "") or "")
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:
@@ -96,3 +91,38 @@ SOURCE_LABELS = {
 @register.filter
 def source_label(source: str) -> str:
     return SOURCE_LABELS.get(source, source.replace("_", " ").capitalize())
+
+
+@register.filter
+def amount(value: Decimal | None, currency: str) -> str:
+    """An amount as it is (no MRR/ARR conversion), e.g. a one-time fee, in the given currency."""
+    if value is None or value == "":
+        return ""
+    value = Decimal(value)
+    digits = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    symbol = CURRENCY_SYMBOLS.get((currency or "").upper())
+    return f"{symbol}{digits}" if symbol else f"{digits} {currency}".strip()
+
+
+CHANGE_FIELD_LABELS = {
+    "name": "Name",
+    "domain": "Domain",
+    "ref_id": "Customer ID",
+    "owner": "Owner",
+    "phase": "Stage",
+    "health_profile": "Health profile",
+    "parent": "Parent account",
+    "tags": "Tags",
+    "csm_pulse": "CSM Pulse",
+    "created": "Created",
+}
+
+
+@register.filter
+def change_field(field: str) -> str:
+    """A change-history field name as people say it: "phase" is the Stage, "custom:seats" a custom field."""
+    if field in CHANGE_FIELD_LABELS:
+        return CHANGE_FIELD_LABELS[field]
+    if field.startswith("custom:"):
+        return f"Custom field {field.removeprefix('custom:')}"
+    return field.replace("_", " ").capitalize()

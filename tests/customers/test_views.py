@@ -275,6 +275,7 @@ def test_the_history_lists_changes_with_who_made_them(client_for, csm_membership
         actor_label="Sync run #12 (HubSpot)",
     )
     page = html(client_for(csm_membership).get(reverse("customers:history", args=[customer.pk])))
+    assert "<td>Stage</td>" in page
     assert "Onboarding" in page
     assert "Run" in page
     assert "Sync run #12 (HubSpot)" in page
