@@ -41,7 +41,7 @@ class WorkspaceFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def phases(obj, create, extracted, **kwargs):  # noqa: N805
         if create:
-            phases_create_defaults(workspace=obj)  # type: ignore[arg-type]
+            phases_create_defaults(workspace=obj)
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
