@@ -20,7 +20,16 @@ from django.utils import timezone
 from agreements.models import AgreementStatus, AmountPeriod, Interval, SkippedAgreement
 from agreements.services import agreement_create
 from customers.changes import Actor
-from customers.models import CHURN_PHASE, Customer, CustomerSource, HealthProfile, Phase, RoleTag, Tag
+from customers.models import (
+    CHURN_PHASE,
+    Contact,
+    Customer,
+    CustomerSource,
+    HealthProfile,
+    Phase,
+    RoleTag,
+    Tag,
+)
 from customers.services import (
     contact_create,
     customer_create,
@@ -90,7 +99,7 @@ TAG_NAMES = [
 PLANS_SMB = ["Starter", "Growth", "Business"]
 PLANS_ENTERPRISE = ["Business", "Enterprise", "Enterprise Plus"]
 ADD_ONS = ["Add-on: SSO", "Add-on: Extra seats", "Premium support", "Add-on: API access"]
-SUBJECTS = {
+SUBJECTS: dict[str, list[str]] = {
     InteractionKind.EMAIL: [
         "Question about our invoice", "Re: Renewal proposal", "Feature request: SSO", "Onboarding next steps",
         "Re: Training materials", "Access for a new team member", "Re: Quarterly review agenda",
@@ -232,8 +241,8 @@ def plan_customers(rng: random.Random, count: int) -> list[CustomerPlan]:
             )
     for pair, phase in zip(pairs, _phase_list(rng, count - len(plans)), strict=False):
         name, domain = company_name(pair * len(QUALIFIERS) + rng.randrange(6))
-        owner = None if rng.random() < 0.1 else rng.randrange(2)
-        plan = CustomerPlan(name, domain, phase, rng.random() < 0.25, owner)
+        owner_index = None if rng.random() < 0.1 else rng.randrange(2)
+        plan = CustomerPlan(name, domain, phase, rng.random() < 0.25, owner_index)
         plan.expired = phase == "run" and rng.random() < 0.12
         plans.append(plan)
     # Showcases that must exist whatever the count or the dice: an expired contract, a cancelled one.
@@ -336,15 +345,13 @@ def plan_interactions(
         CHURN_PHASE: (rng.randint(1, 5), 60, 365),
         "run": (rng.randint(2, 14), 0, 365),
     }[plan.phase]
-    rows = []
+    rows: list[tuple[str, str, dt.datetime, bool, bool]] = []
     for _ in range(count):
         when = now - dt.timedelta(minutes=rng.randint(newest * 1440 + 60, oldest * 1440))
         kind = rng.choices(list(SUBJECTS), weights=[50, 20, 15, 15])[0]
-        direction = ""
-        if kind == InteractionKind.EMAIL:
+        direction = ""  # meetings and notes have none
+        if kind in (InteractionKind.EMAIL, InteractionKind.CALL):
             direction = rng.choice([Direction.INCOMING, Direction.OUTGOING])
-        elif kind != InteractionKind.NOTE:
-            direction = Direction.OUTGOING
         replied = kind == InteractionKind.EMAIL and direction == Direction.OUTGOING and rng.random() < 0.4
         attended = kind != InteractionKind.MEETING or rng.random() < 0.85
         rows.append((kind, direction, when, replied, attended))
@@ -488,7 +495,7 @@ def _create_customer(demo: _Demo, plan: CustomerPlan, *, ref_id: str, parent: Cu
             attended=attended,
             occurred_at=when,
             subject=rng.choice(SUBJECTS[kind]),
-            body=f"{'From' if incoming else 'With'} {contact.full_name} ({contact.title}).",
+            body=_body(kind, incoming, contact),
             author=None if incoming else author,
             author_name=contact.full_name if incoming else author.get_full_name(),
         )
@@ -503,6 +510,12 @@ def _create_customer(demo: _Demo, plan: CustomerPlan, *, ref_id: str, parent: Cu
         Customer.objects.filter(pk=customer.pk).update(health_score=score)
         customer.health_score = score
     return customer
+
+
+def _body(kind: str, incoming: bool, contact: Contact) -> str:
+    if kind == InteractionKind.NOTE:
+        return "Internal note after the last exchange with the account."
+    return f"{'From' if incoming else 'With'} {contact.full_name} ({contact.title})."
 
 
 def _health_score(rng: random.Random, plan: CustomerPlan) -> int | None:
