@@ -27,6 +27,7 @@ SORTS: dict[str, tuple[str, ...]] = {
     "renewal": ("next_renewal_on",),
     "last_contact": ("last_contact_at",),
 }
+NOT_NULL_SORT_COLUMNS = {"name", "active_mrr"}
 DEFAULT_SORT = "name"
 OWNER_ME = "me"
 OWNER_NONE = "none"
@@ -51,10 +52,14 @@ def _ordering(sort: str) -> list[OrderBy]:
     sort = sort_key(sort)
     descending = sort.startswith("-")
     columns = SORTS[sort.removeprefix("-")]
-    ordering = [
-        F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
-        for column in columns
-    ]
+    ordering = []
+    for column in columns:
+        # NULLS LAST only where a column can be NULL: on a NOT NULL column it would stop PostgreSQL from
+        # reading the (workspace, column) index backwards for a descending sort.
+        nulls_last = None if column in NOT_NULL_SORT_COLUMNS else True
+        ordering.append(
+            F(column).desc(nulls_last=nulls_last) if descending else F(column).asc(nulls_last=nulls_last)
+        )
     if "name" not in columns:
         ordering.append(F("name").asc())
     ordering.append(F("id").desc() if descending else F("id").asc())
