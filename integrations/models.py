@@ -148,6 +148,12 @@ class SyncState(models.Model):
     config_hash = models.CharField(max_length=64, blank=True)
     # Local changes after this time are pushed at the next run (two-ways).
     push_cursor = models.DateTimeField(null=True, blank=True)
+    # A listing in progress: where its next page starts, the `since` it was asked with and the newest
+    # modification time committed so far. A crashed run resumes here; `cursor` moves only when a listing
+    # ends, so an unordered listing never skips what its later pages held.
+    page_cursor = models.TextField(blank=True)
+    listing_since = models.CharField(max_length=64, blank=True)
+    high_water = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -195,6 +195,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "crm-sync-hourly": {
+        "task": "integrations.tasks.sync_all_connections",
+        "schedule": crontab(minute=0),
+        "options": {"expires": 3000},
+    },
     "interactions-last-contact-hourly": {
         "task": "interactions.tasks.refresh_recent_last_contacts",
         "schedule": crontab(minute=20),
@@ -229,13 +234,23 @@ CRM_SETTINGS = {
     "hubspot": {
         "api_url": _crm_url("HUBSPOT_API_URL", "https://api.hubapi.com", "/sandbox/hubspot"),
         "auth_url": _crm_url("HUBSPOT_AUTH_URL", "https://app.hubspot.com", "/sandbox/hubspot-app"),
-        "client_id": env.str("HUBSPOT_CLIENT_ID", default="sandbox-hubspot-client" if SANDBOX_ENABLED else ""),
-        "client_secret": env.str("HUBSPOT_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""),
+        "client_id": env.str(
+            "HUBSPOT_CLIENT_ID", default="sandbox-hubspot-client" if SANDBOX_ENABLED else ""
+        ),
+        "client_secret": env.str(
+            "HUBSPOT_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""
+        ),
     },
     "salesforce": {
-        "login_url": _crm_url("SALESFORCE_LOGIN_URL", "https://login.salesforce.com", "/sandbox/salesforce-login"),
-        "client_id": env.str("SALESFORCE_CLIENT_ID", default="sandbox-salesforce-client" if SANDBOX_ENABLED else ""),
-        "client_secret": env.str("SALESFORCE_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""),
+        "login_url": _crm_url(
+            "SALESFORCE_LOGIN_URL", "https://login.salesforce.com", "/sandbox/salesforce-login"
+        ),
+        "client_id": env.str(
+            "SALESFORCE_CLIENT_ID", default="sandbox-salesforce-client" if SANDBOX_ENABLED else ""
+        ),
+        "client_secret": env.str(
+            "SALESFORCE_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""
+        ),
         "api_version": env.str("SALESFORCE_API_VERSION", default="v60.0"),
     },
 }

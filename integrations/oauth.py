@@ -1,0 +1,269 @@
+"""OAuth with requests-oauthlib: the authorize redirect, the callback, and tokens that refresh themselves.
+
+State is bound to the browser session and expires; PKCE is used where the provider supports it; a host a
+provider hands back (Salesforce instance_url) must be on that provider's allow-list; refreshes of one
+connection are serialised on its row, and a rotated refresh token is stored at once (reliability R9)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from oauthlib.oauth2 import OAuth2Error
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
+from requests_oauthlib import OAuth2Session
+
+from .base import Connector, ConnectorError, OAuthSpec
+from .models import Connection
+
+log = logging.getLogger(__name__)
+
+STATE_TTL = dt.timedelta(minutes=15)
+# Refresh when less than this share of the token's life is left (crm-apis.md §8: at about 80 % of TTL).
+REFRESH_AT_REMAINING = 0.2
+SESSION_PREFIX = "oauth:"
+
+
+class OAuthFlowError(Exception):
+    """The browser came back with something we cannot accept; the message is for the person."""
+
+
+def crm_settings(crm: str) -> dict[str, Any]:
+    return settings.CRM_SETTINGS.get(crm, {})
+
+
+def client_configured(crm: str) -> bool:
+    conf = crm_settings(crm)
+    return bool(conf.get("client_id") and conf.get("client_secret"))
+
+
+def _url(crm: str, setting_key: str, path: str) -> str:
+    return crm_settings(crm)[setting_key].rstrip("/") + path
+
+
+def authorize_url(spec: OAuthSpec, crm: str) -> str:
+    return _url(crm, spec.authorize_url_setting, spec.authorize_path)
+
+
+def token_url(spec: OAuthSpec, crm: str) -> str:
+    return _url(crm, spec.token_url_setting, spec.token_path)
+
+
+def host_allowed(crm: str, url: str) -> bool:
+    """Provider-returned hosts must be the provider's own (or the sandbox, when it is on)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return False
+    if settings.SANDBOX_ENABLED:
+        sandbox = urlsplit(settings.SANDBOX_BASE_URL)
+        if parts.scheme == sandbox.scheme and parts.netloc == sandbox.netloc:
+            return True
+    if parts.scheme != "https":
+        return False
+    return any(host.endswith(suffix) for suffix in settings.CRM_ALLOWED_HOST_SUFFIXES.get(crm, []))
+
+
+def _pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(64)[:96]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+# ---- the browser dance ---------------------------------------------------------------------------------
+
+
+def oauth_start(
+    *,
+    session: Any,
+    connector: type[Connector],
+    redirect_uri: str,
+    workspace_id: int,
+    connection_id: int | None = None,
+) -> str:
+    """The URL to send the browser to; what we need to check the callback is kept in the session."""
+    crm = connector.key
+    if not client_configured(crm):
+        raise OAuthFlowError(
+            f"{connector.label} is not configured: set {crm.upper()}_CLIENT_ID and {crm.upper()}_CLIENT_SECRET."
+        )
+    spec = connector.oauth
+    state = secrets.token_urlsafe(32)
+    extra: dict[str, str] = {}
+    verifier = ""
+    if spec.pkce:
+        verifier, challenge = _pkce_pair()
+        extra = {"code_challenge": challenge, "code_challenge_method": "S256"}
+    oauth = OAuth2Session(
+        crm_settings(crm)["client_id"],
+        redirect_uri=redirect_uri,
+        scope=spec.scope_separator.join(spec.scopes),
+    )
+    url, _ = oauth.authorization_url(authorize_url(spec, crm), state=state, **extra)
+    session[SESSION_PREFIX + crm] = {
+        "state": state,
+        "verifier": verifier,
+        "workspace_id": workspace_id,
+        "connection_id": connection_id,
+        "redirect_uri": redirect_uri,
+        "started_at": timezone.now().isoformat(),
+    }
+    return url
+
+
+@dataclass
+class OAuthResult:
+    tokens: dict[str, Any]
+    expires_at: dt.datetime | None
+    base_url: str
+    workspace_id: int
+    connection_id: int | None
+
+
+def oauth_finish(*, session: Any, connector: type[Connector], params: dict[str, str]) -> OAuthResult:
+    crm = connector.key
+    pending = session.pop(SESSION_PREFIX + crm, None)
+    if not pending:
+        raise OAuthFlowError("This sign-in link has expired or was already used. Start the connection again.")
+    started = dt.datetime.fromisoformat(pending["started_at"])
+    if timezone.now() - started > STATE_TTL:
+        raise OAuthFlowError("The sign-in took too long and has expired. Start the connection again.")
+    if not secrets.compare_digest(params.get("state", ""), pending["state"]):
+        raise OAuthFlowError(
+            "This sign-in does not match the one started from Skalin. Start the connection again."
+        )
+    if params.get("error"):
+        reason = params.get("error_description") or params["error"]
+        raise OAuthFlowError(f"{connector.label} did not grant access: {reason}.")
+    if not params.get("code"):
+        raise OAuthFlowError(f"{connector.label} sent no authorization code. Start the connection again.")
+    spec = connector.oauth
+    conf = crm_settings(crm)
+    oauth = OAuth2Session(conf["client_id"], redirect_uri=pending["redirect_uri"])
+    extra: dict[str, Any] = {"code_verifier": pending["verifier"]} if spec.pkce else {}
+    try:
+        token = oauth.fetch_token(
+            token_url(spec, crm),
+            code=params["code"],
+            client_secret=conf["client_secret"],
+            include_client_id=spec.client_auth == "body",
+            timeout=settings.CRM_HTTP_TIMEOUT,
+            **extra,
+        )
+    except (OAuth2Error, requests.RequestException, ValueError) as failure:
+        raise OAuthFlowError(f"{connector.label} refused the sign-in: {failure}") from failure
+    base_url = ""
+    if spec.base_url_key:
+        base_url = str(token.get(spec.base_url_key, "")).rstrip("/")
+        if not host_allowed(crm, base_url):
+            raise OAuthFlowError(f"{connector.label} pointed to an unexpected host ({base_url!r}); refused.")
+    return OAuthResult(
+        tokens=_token_fields(token, previous=None),
+        expires_at=_expires_at(token),
+        base_url=base_url,
+        workspace_id=pending["workspace_id"],
+        connection_id=pending["connection_id"],
+    )
+
+
+def _token_fields(token: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    refresh = token.get("refresh_token") or (previous or {}).get("refresh_token", "")
+    return {
+        "access_token": token["access_token"],
+        "refresh_token": refresh,
+        "issued_at": timezone.now().isoformat(),
+    }
+
+
+def _expires_at(token: dict[str, Any]) -> dt.datetime | None:
+    seconds = token.get("expires_in")
+    if not seconds:
+        return None  # Salesforce: the org's session timeout; we refresh on INVALID_SESSION_ID.
+    return timezone.now() + dt.timedelta(seconds=int(seconds))
+
+
+# ---- tokens that refresh themselves -------------------------------------------------------------------
+
+
+class ConnectionTokens:
+    """The token source a connection's CrmHttp uses."""
+
+    def __init__(self, connection: Connection, connector: type[Connector]) -> None:
+        self.connection_id = connection.pk
+        self.connector = connector
+        self._access = connection.tokens.get("access_token", "")
+        self._expires_at = connection.token_expires_at
+        self._issued_at = connection.tokens.get("issued_at")
+
+    def access_token(self) -> str:
+        if self._due():
+            return self.refresh(proactive=True)
+        return self._access
+
+    def _due(self) -> bool:
+        if self._expires_at is None:
+            return False
+        now = timezone.now()
+        issued = dt.datetime.fromisoformat(self._issued_at) if self._issued_at else now
+        life = max((self._expires_at - issued).total_seconds(), 60.0)
+        return (self._expires_at - now).total_seconds() < life * REFRESH_AT_REMAINING
+
+    def refresh(self, proactive: bool = False) -> str:
+        revoked = ""
+        with transaction.atomic():
+            connection = Connection.objects.select_for_update().get(pk=self.connection_id)
+            stored = connection.tokens
+            if stored.get("access_token") and stored["access_token"] != self._access:
+                # Another worker refreshed while we waited for the row: use its token.
+                self._remember(connection, stored)
+                if not proactive or not self._due():
+                    return self._access
+            if not stored.get("refresh_token"):
+                revoked = "No refresh token is stored."
+            else:
+                spec = self.connector.oauth
+                conf = crm_settings(self.connector.key)
+                try:
+                    token = OAuth2Session(conf["client_id"]).refresh_token(
+                        token_url(spec, self.connector.key),
+                        refresh_token=stored["refresh_token"],
+                        client_id=conf["client_id"],
+                        client_secret=conf["client_secret"],
+                        timeout=settings.CRM_HTTP_TIMEOUT,
+                    )
+                except InvalidGrantError:
+                    revoked = f"{self.connector.label} revoked the access (invalid_grant)."
+                except (OAuth2Error, requests.RequestException, ValueError) as failure:
+                    raise ConnectorError(
+                        f"Could not refresh the {self.connector.label} token: {failure}"
+                    ) from failure
+                else:
+                    tokens = _token_fields(token, previous=stored)
+                    connection.set_tokens(tokens, expires_at=_expires_at(token))
+                    connection.save(update_fields=["encrypted_tokens", "token_expires_at", "updated_at"])
+                    self._remember(connection, tokens)
+                    return self._access
+        # Outside the transaction, so the new status is kept although we raise.
+        connection_mark_reconnect_needed(connection_id=self.connection_id, reason=revoked)
+        raise ConnectorError(revoked, reconnect=True)
+
+    def _remember(self, connection: Connection, tokens: dict[str, Any]) -> None:
+        self._access = tokens.get("access_token", "")
+        self._expires_at = connection.token_expires_at
+        self._issued_at = tokens.get("issued_at")
+
+
+def connection_mark_reconnect_needed(*, connection_id: int, reason: str) -> None:
+    Connection.objects.filter(pk=connection_id).update(
+        status=Connection.Status.RECONNECT_NEEDED, last_error=reason, last_error_at=timezone.now()
+    )

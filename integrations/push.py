@@ -1,0 +1,255 @@
+"""Writing Skalin's values to the CRM: mapped output fields (two-ways), manual interactions, and the
+Healthscore and CSM Pulse. Every value written is remembered on its link, so that seeing it come back is
+recognised as our own echo (R10); score pushes are read back, and a push the CRM ignores makes the run
+partial."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from customers.models import Contact, Customer
+from interactions.models import Interaction, InteractionKind
+
+from .base import ConnectorError
+from .models import ExternalRef, FieldDirection, FieldMapping, ObjectSetting, ObjectType, SyncState
+from .sync import RunContext, heartbeat
+
+OUTPUT_DIRECTIONS = (FieldDirection.OUTPUT, FieldDirection.TWO_WAYS)
+
+
+def output_mappings(setting: ObjectSetting) -> list[FieldMapping]:
+    return [m for m in setting.mappings.all() if m.direction in OUTPUT_DIRECTIONS and m.remote_field != "@id"]
+
+
+def _reverse(table: dict[str, str], value: str) -> str:
+    return next((crm for crm, local in (table or {}).items() if local == value), value)
+
+
+def customer_remote_value(customer: Customer, mapping: FieldMapping) -> Any:
+    """A customer's value as the CRM field of `mapping` expects it (value tables read backwards)."""
+    local = mapping.local_field
+    if local in ("name", "domain", "ref_id"):
+        return getattr(customer, local)
+    if local == "owner":
+        return customer.owner.email if customer.owner else ""
+    if local == "phase":
+        return _reverse(mapping.value_table, customer.phase.technical_name) if customer.phase else ""
+    if local == "health_profile":
+        return _reverse(mapping.value_table, customer.health_profile.name) if customer.health_profile else ""
+    if local == "tags":
+        names = [tag.name for tag in customer.tags.all()]
+        table = mapping.value_table or {}
+        if table:
+            names = [_reverse(table, name) for name in names if name in table.values()]
+        return ";".join(sorted(names))
+    if local.startswith("custom:"):
+        return customer.custom_values.get(local.removeprefix("custom:"))
+    return None
+
+
+def contact_remote_value(contact: Contact, mapping: FieldMapping) -> Any:
+    local = mapping.local_field
+    if local in ("first_name", "last_name", "email", "phone", "title", "ref_id"):
+        return getattr(contact, local)
+    if local.startswith("custom:"):
+        return contact.custom_values.get(local.removeprefix("custom:"))
+    return None
+
+
+def _push_state(ctx: RunContext, object_type: str) -> SyncState:
+    state, _ = SyncState.objects.get_or_create(connection=ctx.connection, object_type=object_type)
+    return state
+
+
+def _as_sent(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _push_rows(
+    ctx: RunContext,
+    setting: ObjectSetting,
+    rows: Any,
+    value_of: Callable[[Any, FieldMapping], Any],
+) -> None:
+    """Write the output fields that differ from what the CRM last sent and from what we last pushed."""
+    mappings = output_mappings(setting)
+    if not mappings:
+        return
+    state = _push_state(ctx, setting.object_type)
+    started = timezone.now()
+    refs = {
+        ref.local_id: ref
+        for ref in ExternalRef.objects.filter(connection=ctx.connection, object_type=setting.object_type)
+    }
+    if state.push_cursor is not None:
+        rows = rows.filter(updated_at__gte=state.push_cursor)
+    for row in rows.filter(pk__in=list(refs)).iterator(chunk_size=200):
+        ref = refs[row.pk]
+        changes = {}
+        for mapping in mappings:
+            value = _as_sent(value_of(row, mapping))
+            last = ref.pushed_values.get(mapping.remote_field, ref.received_values.get(mapping.remote_field))
+            if mapping.remote_field in ref.received_values or mapping.remote_field in ref.pushed_values:
+                if str(_as_sent(last)) == str(value):
+                    continue
+            elif value == "":
+                continue
+            changes[mapping.remote_field] = value
+        if not changes:
+            continue
+        ctx.connector.write(ObjectType(setting.object_type), ref.external_id, changes)
+        ref.pushed_values = {**ref.pushed_values, **changes}
+        ref.save(update_fields=["pushed_values", "updated_at"])
+        ctx.count("pushed")
+        heartbeat(ctx)
+    state.push_cursor = started
+    state.save(update_fields=["push_cursor", "updated_at"])
+
+
+def push_customers(ctx: RunContext, setting: ObjectSetting) -> None:
+    rows = Customer.objects.filter(workspace=ctx.workspace).select_related("owner", "phase", "health_profile")
+    _push_rows(ctx, setting, rows.prefetch_related("tags"), customer_remote_value)
+
+
+def push_contacts(ctx: RunContext, setting: ObjectSetting) -> None:
+    _push_rows(ctx, setting, Contact.objects.filter(workspace=ctx.workspace), contact_remote_value)
+
+
+def push_interactions(ctx: RunContext, setting: ObjectSetting) -> None:
+    """Only interactions entered by hand in Skalin go to the CRM, once each, from when pushing was enabled."""
+    state = _push_state(ctx, ObjectType.INTERACTIONS)
+    if state.push_cursor is None:
+        state.push_cursor = timezone.now()
+        state.save(update_fields=["push_cursor", "updated_at"])
+        return
+    kinds = [
+        k for k in (setting.options or {}).get("kinds", InteractionKind.values) if k in InteractionKind.values
+    ]
+    customers = dict(
+        ExternalRef.objects.filter(connection=ctx.connection, object_type=ObjectType.CUSTOMERS).values_list(
+            "local_id", "external_id"
+        )
+    )
+    contacts = dict(
+        ExternalRef.objects.filter(connection=ctx.connection, object_type=ObjectType.CONTACTS).values_list(
+            "local_id", "external_id"
+        )
+    )
+    pushed = set(
+        ExternalRef.objects.filter(
+            connection=ctx.connection, object_type=ObjectType.INTERACTIONS
+        ).values_list("local_id", flat=True)
+    )
+    candidates = (
+        Interaction.objects.filter(
+            workspace=ctx.workspace,
+            source="manual",
+            kind__in=kinds,
+            customer_id__in=list(customers),
+            created_at__gte=state.push_cursor,
+        )
+        .prefetch_related("contacts")
+        .select_related("author")
+    )
+    for interaction in candidates.iterator(chunk_size=200):
+        if interaction.pk in pushed:
+            continue
+        fields = {
+            "subject": interaction.subject,
+            "body": interaction.body,
+            "occurred_at": interaction.occurred_at.isoformat(),
+            "direction": interaction.direction,
+            "author_email": interaction.author.email if interaction.author else "",
+        }
+        links = {
+            "customers": [customers[interaction.customer_id]],
+            "contacts": [contacts[c.pk] for c in interaction.contacts.all() if c.pk in contacts],
+        }
+        with transaction.atomic():
+            external_id = ctx.connector.write(
+                ObjectType.INTERACTIONS, None, {**fields, "kind": interaction.kind}, links
+            )
+            ExternalRef.objects.create(
+                connection=ctx.connection,
+                object_type=ObjectType.INTERACTIONS,
+                external_id=external_id,
+                local_id=interaction.pk,
+                last_seen_run=ctx.run,
+            )
+        ctx.count("pushed")
+        heartbeat(ctx)
+
+
+SCORE_FIELDS = (("health_score", "Healthscore"), ("csm_pulse", "CSM Pulse"))
+
+
+def push_scores(ctx: RunContext) -> None:
+    """Healthscore (1-10) and CSM Pulse (1-5) into the CRM's company fields, each push read back."""
+    setting = ctx.settings.get(ObjectType.CUSTOMERS)
+    if setting is None:
+        return
+    data_back = (setting.options or {}).get("data_back") or {}
+    if not data_back.get("enabled"):
+        return
+    targets = {key: data_back.get(key, "") for key, _ in SCORE_FIELDS}
+    if ctx.connector.creates_output_fields and not all(targets.values()):
+        created = ctx.connector.ensure_output_fields()
+        targets = {key: targets[key] or created.get(key, "") for key in targets}
+        setting.options = {**setting.options, "data_back": {**data_back, **targets}}
+        setting.save(update_fields=["options", "updated_at"])
+    targets = {key: name for key, name in targets.items() if name}
+    if not targets:
+        ctx.partial_reasons.append(
+            "Data back to the CRM is on, but no CRM field is chosen for Healthscore or Pulse."
+        )
+        return
+    refs = {
+        ref.local_id: ref
+        for ref in ExternalRef.objects.filter(
+            connection=ctx.connection, object_type=ObjectType.CUSTOMERS, in_selection=True
+        )
+    }
+    ignored: list[str] = []
+    for customer in Customer.objects.filter(pk__in=list(refs)).only(
+        "pk", "name", "health_score", "csm_pulse"
+    ):
+        ref = refs[customer.pk]
+        changes = {
+            remote: getattr(customer, key)
+            for key, remote in targets.items()
+            if getattr(customer, key) is not None and ref.pushed_values.get(remote) != getattr(customer, key)
+        }
+        if not changes:
+            continue
+        try:
+            ctx.connector.write(ObjectType.CUSTOMERS, ref.external_id, changes)
+            landed = ctx.connector.read_back(ObjectType.CUSTOMERS, ref.external_id, list(changes))
+        except ConnectorError as error:
+            if not error.permanent:
+                raise
+            ignored.append(f"{customer.name}: {error.message}")
+            continue
+        missed = [name for name, value in changes.items() if str(landed.get(name)) != str(value)]
+        if missed:
+            ignored.append(f"{customer.name}: {', '.join(missed)} did not change")
+            continue
+        ref.pushed_values = {**ref.pushed_values, **changes}
+        ref.save(update_fields=["pushed_values", "updated_at"])
+        ctx.count("pushed")
+    if ignored:
+        crm = ctx.connection.get_crm_display()
+        hint = " (HubSpot needs Super Admin rights for it)" if ctx.connection.crm == "hubspot" else ""
+        ctx.partial_reasons.append(
+            f"{crm} refused or ignored {len(ignored)} score pushes{hint}: " + "; ".join(ignored[:5])
+        )
+
+
+PUSHERS: dict[str, Callable[[RunContext, ObjectSetting], None]] = {
+    ObjectType.CUSTOMERS: push_customers,
+    ObjectType.CONTACTS: push_contacts,
+    ObjectType.INTERACTIONS: push_interactions,
+}

@@ -1,0 +1,34 @@
+"""Celery tasks take ids and call one service. A run never overlaps another of the same connection
+(the engine's claim settles it); a rate-limited run is retried when the CRM says it may be."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Connection, SyncRun
+from .sync import sync_connection
+
+# Every countdown stays below the broker's visibility timeout, or the broker would hand the task out twice.
+MAX_COUNTDOWN = max(60, int(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)) - 300)  # type: ignore[call-overload]
+
+
+@shared_task(acks_late=True)
+def sync_connection_task(connection_id: int, trigger: str = SyncRun.Trigger.SCHEDULE) -> int:
+    run = sync_connection(connection_id=connection_id, trigger=trigger)
+    if run.status == SyncRun.Status.RATE_LIMITED and run.resume_at is not None:
+        wait = (run.resume_at - timezone.now()).total_seconds()
+        sync_connection_task.apply_async(
+            args=(connection_id, str(SyncRun.Trigger.RETRY)), countdown=max(1, min(int(wait), MAX_COUNTDOWN))
+        )
+    return run.pk
+
+
+@shared_task
+def sync_all_connections() -> int:
+    """Hourly: one task per active connection."""
+    ids = list(Connection.objects.filter(status=Connection.Status.ACTIVE).values_list("pk", flat=True))
+    for connection_id in ids:
+        sync_connection_task.delay(connection_id, SyncRun.Trigger.SCHEDULE)
+    return len(ids)

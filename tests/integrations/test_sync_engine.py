@@ -1,0 +1,358 @@
+"""The engine against an in-memory CRM: reliability.md's rules, one by one."""
+
+import pytest
+
+from agreements.models import Agreement, SkippedAgreement
+from customers.models import ChangeLog, Contact, Customer, CustomerSource, Phase
+from integrations.models import (
+    Connection,
+    ExternalRef,
+    ObjectType,
+    QuarantinedRecord,
+    SyncMode,
+    SyncRun,
+    SyncState,
+)
+from integrations.sync import sync_connection
+from interactions.models import Interaction
+from tests.factories import CustomerFactory, InteractionFactory, UserFactory
+from tests.integrations.conftest import block
+
+pytestmark = pytest.mark.django_db
+
+
+def run(connection, crm, **kwargs):
+    return sync_connection(connection_id=connection.pk, connector=crm, **kwargs)
+
+
+def names(workspace):
+    return sorted(Customer.objects.filter(workspace=workspace).values_list("name", flat=True))
+
+
+def test_a_first_run_creates_customers_and_a_second_changes_nothing(connection, crm, workspace):
+    for n in range(5):
+        crm.put("customers", f"c{n}", name=f"Company {n}", domain=f"company{n}.com")
+
+    first = run(connection, crm)
+    assert first.status == SyncRun.Status.SUCCEEDED
+    assert first.created == 5
+    snapshot = list(
+        Customer.objects.filter(workspace=workspace).values("pk", "name", "domain", "ref_id").order_by("pk")
+    )
+
+    second = run(connection, crm)
+    assert (second.created, second.updated) == (0, 0)
+    assert (
+        list(
+            Customer.objects.filter(workspace=workspace)
+            .values("pk", "name", "domain", "ref_id")
+            .order_by("pk")
+        )
+        == snapshot
+    )
+    assert ExternalRef.objects.filter(connection=connection).count() == 5
+    assert CustomerSource.objects.filter(source="hubspot").count() == 5
+    assert Customer.objects.get(name="Company 3").ref_id == "c3"
+
+
+def test_the_cursor_is_the_newest_modification_time_and_the_next_run_reads_only_changes(connection, crm):
+    for n in range(4):
+        crm.put("customers", f"c{n}", name=f"Company {n}")
+    run(connection, crm)
+    state = SyncState.objects.get(connection=connection, object_type="customers")
+    assert state.cursor == crm.data["customers"]["c3"].modified.isoformat()
+
+    crm.change("customers", "c1", name="Company One")
+    crm.reads.clear()
+    second = run(connection, crm)
+    assert second.updated == 1
+    assert crm.reads[0].since is not None
+    assert Customer.objects.filter(name="Company One").exists()
+
+
+def test_a_crashed_run_resumes_from_its_last_committed_page(connection, crm, workspace):
+    for n in range(6):
+        crm.put("customers", f"c{n}", name=f"Company {n}")
+    crm.fail_after_pages = 2
+
+    crashed = run(connection, crm)
+    assert crashed.status == SyncRun.Status.FAILED
+    assert len(names(workspace)) == 4
+    assert SyncState.objects.get(connection=connection, object_type="customers").page_cursor == "4"
+
+    crm.fail_after_pages = None
+    crm.reads.clear()
+    resumed = run(connection, crm)
+    assert resumed.status == SyncRun.Status.SUCCEEDED
+    assert crm.reads[0].cursor == "4"
+    assert len(names(workspace)) == 6
+    assert Customer.objects.filter(workspace=workspace).count() == 6
+
+
+def test_a_blank_crm_value_keeps_the_local_one_unless_the_field_is_clearable(connection, crm, workspace):
+    crm.put("customers", "c1", name="Acme", domain="acme.com")
+    run(connection, crm)
+    crm.change("customers", "c1", domain="")
+
+    second = run(connection, crm)
+    assert Customer.objects.get(name="Acme").domain == "acme.com"
+    assert second.skipped_empty == 1
+
+    connection.object_settings.get(object_type="customers").mappings.filter(local_field="domain").update(
+        clearable=True
+    )
+    crm.change("customers", "c1", domain="")
+    run(connection, crm)
+    assert Customer.objects.get(name="Acme").domain == ""
+
+
+def test_merge_keys_find_an_existing_customer_instead_of_duplicating_it(connection, crm, workspace):
+    existing = CustomerFactory(workspace=workspace, name="ＡＣＭＥ  Corp", domain="")
+    crm.put("customers", "c1", name="acme corp", domain="acme.io")
+
+    run(connection, crm)
+    assert Customer.objects.filter(workspace=workspace).count() == 1
+    existing.refresh_from_db()
+    assert existing.domain == "acme.io"
+    assert ExternalRef.objects.get(connection=connection, external_id="c1").local_id == existing.pk
+
+
+def test_an_ambiguous_merge_key_quarantines_the_record(connection, crm, workspace):
+    CustomerFactory(workspace=workspace, name="Twin A", domain="twins.com")
+    CustomerFactory(workspace=workspace, name="Twin B", domain="twins.com")
+    crm.put("customers", "c1", name="Twins Inc", domain="twins.com")
+
+    result = run(connection, crm)
+    assert result.quarantined == 1
+    row = QuarantinedRecord.objects.get(connection=connection, external_id="c1")
+    assert "2 customers share the domain 'twins.com'" in row.reason
+    assert Customer.objects.filter(workspace=workspace).count() == 2
+
+
+def test_a_free_mail_domain_never_merges(connection, crm, workspace):
+    CustomerFactory(workspace=workspace, name="Solo Consulting", domain="gmail.com")
+    crm.put("customers", "c1", name="Another Freelancer", domain="gmail.com")
+
+    run(connection, crm)
+    assert Customer.objects.filter(workspace=workspace).count() == 2
+
+
+def test_churn_on_absence_churns_on_the_transition_only(connection, crm, workspace):
+    block(connection, ObjectType.CUSTOMERS, options={"churn_on_absence": True})
+    crm.put("customers", "c1", name="Stays")
+    crm.put("customers", "c2", name="Leaves")
+    run(connection, crm)
+
+    crm.change("customers", "c2", selected=False)
+    result = run(connection, crm)
+    leaver = Customer.objects.get(name="Leaves")
+    assert result.churned == 1
+    assert leaver.is_churned
+    assert ChangeLog.objects.filter(customer=leaver, field="phase", actor_kind="sync_run").exists()
+
+    # An Admin un-churns it by hand: the next runs leave it alone.
+    run_phase = Phase.objects.get(workspace=workspace, technical_name="run")
+    Customer.objects.filter(pk=leaver.pk).update(phase=run_phase)
+    assert run(connection, crm).churned == 0
+    assert not Customer.objects.get(pk=leaver.pk).is_churned
+
+
+def test_a_truncated_listing_churns_nobody(connection, crm):
+    block(connection, ObjectType.CUSTOMERS, options={"churn_on_absence": True})
+    crm.put("customers", "c1", name="One")
+    run(connection, crm)
+
+    crm.fail_ids_only = True
+    result = run(connection, crm)
+    assert result.status == SyncRun.Status.FAILED
+    assert not Customer.objects.get(name="One").is_churned
+
+
+def test_a_customer_back_in_the_selection_leaves_churn(connection, crm, workspace):
+    block(connection, ObjectType.CUSTOMERS, options={"churn_on_absence": True})
+    crm.put("customers", "c1", name="Returns")
+    run(connection, crm)
+    crm.change("customers", "c1", selected=False)
+    run(connection, crm)
+    assert Customer.objects.get(name="Returns").is_churned
+
+    crm.change("customers", "c1", selected=True)
+    run(connection, crm)
+    assert not Customer.objects.get(name="Returns").is_churned
+
+
+def test_parents_are_linked_and_a_third_level_goes_to_the_top_most(connection, crm):
+    block(connection, ObjectType.CUSTOMERS, options={"parent_child": True})
+    crm.put("customers", "g", name="Grandchild", links={"parent": ["c"]})
+    crm.put("customers", "c", name="Child", links={"parent": ["p"]})
+    crm.put("customers", "p", name="Parent")
+
+    result = run(connection, crm)
+    parent = Customer.objects.get(name="Parent")
+    assert Customer.objects.get(name="Child").parent == parent
+    assert Customer.objects.get(name="Grandchild").parent == parent
+    assert any("more than two levels" in warning for warning in result.warnings)
+
+
+def test_a_changed_mapping_resets_the_cursor_and_reads_everything_again(connection, crm):
+    crm.put("customers", "c1", name="One")
+    run(connection, crm)
+    block(connection, ObjectType.CUSTOMERS, mappings=[("custom:old_id", "old_id")])
+    crm.reads.clear()
+    run(connection, crm)
+    assert crm.reads[0].since is None
+
+
+def test_overlapping_runs_give_one_run_and_a_skipped_one(connection, crm):
+    SyncRun.objects.create(connection=connection, status=SyncRun.Status.RUNNING)
+    skipped = run(connection, crm)
+    assert skipped.status == SyncRun.Status.SKIPPED
+    assert crm.reads == []
+
+
+def test_a_disabled_connection_writes_nothing(connection, crm, workspace):
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.DISABLED)
+    crm.put("customers", "c1", name="One")
+    result = run(connection, crm)
+    assert result.status == SyncRun.Status.SKIPPED
+    assert not Customer.objects.filter(workspace=workspace).exists()
+
+
+def test_a_page_that_mostly_fails_stops_the_run(connection, crm, workspace):
+    crm.page_size = 5
+    for n in range(5):
+        crm.put("customers", f"c{n}", name="")
+    result = run(connection, crm)
+    assert result.status == SyncRun.Status.FAILED
+    assert "mapping is probably wrong" in result.errors[0]["message"]
+
+
+def test_contacts_are_matched_on_email_and_get_their_mapped_roles_only(connection, crm, workspace):
+    crm.put("customers", "c1", name="Acme")
+    block(
+        connection,
+        ObjectType.CONTACTS,
+        mappings=[
+            ("email", "email"),
+            ("first_name", "firstname"),
+            ("role:champion", "buying_role", {"value_table": {"CHAMPION": "yes"}}),
+        ],
+    )
+    crm.put(
+        "contacts",
+        "p1",
+        email="Ann@Acme.com",
+        firstname="Ann",
+        buying_role="CHAMPION",
+        links={"customers": ["c1"]},
+    )
+    run(connection, crm)
+    ann = Contact.objects.get(email="ann@acme.com")
+    assert ann.role_tags == ["champion"]
+
+    Contact.objects.filter(pk=ann.pk).update(role_tags=["champion", "sponsor"])
+    crm.change("contacts", "p1", buying_role="END_USER")
+    run(connection, crm)
+    ann.refresh_from_db()
+    assert ann.role_tags == ["sponsor"]
+
+
+def test_incomplete_contracts_are_skipped_and_say_what_is_missing(connection, crm, workspace):
+    crm.put("customers", "c1", name="Acme")
+    block(
+        connection,
+        ObjectType.AGREEMENTS,
+        options={"amount_format": "arr", "end": {"mode": "duration", "field": "months", "unit": "month"}},
+        mappings=[("amount", "amount"), ("start_date", "start"), ("plan_name", "dealname")],
+    )
+    crm.put(
+        "agreements",
+        "d1",
+        amount="€12 000,00",
+        start="2026-01-01",
+        months="12",
+        dealname="Pro",
+        links={"customers": ["c1"]},
+    )
+    crm.put(
+        "agreements",
+        "d2",
+        amount="",
+        start="2026-01-01",
+        months="12",
+        dealname="Broken",
+        links={"customers": ["c1"]},
+    )
+
+    result = run(connection, crm)
+    agreement = Agreement.objects.get(external_id="d1")
+    assert str(agreement.mrr) == "1000.00"
+    assert str(agreement.ends_on) == "2027-01-01"
+    skipped = SkippedAgreement.objects.get(external_id="d2")
+    assert skipped.missing_fields == ["amount"]
+    assert result.skipped == 1
+
+
+def test_scores_are_pushed_and_an_ignored_push_makes_the_run_partial(connection, crm, workspace):
+    block(connection, ObjectType.CUSTOMERS, options={"data_back": {"enabled": True}})
+    crm.put("customers", "c1", name="Acme")
+    run(connection, crm)
+    Customer.objects.filter(name="Acme").update(health_score=7, csm_pulse=4)
+
+    pushed = run(connection, crm)
+    assert pushed.status == SyncRun.Status.SUCCEEDED
+    assert crm.data["customers"]["c1"].fields["skalin_healthscore"] == 7
+
+    crm.ignore_score_writes = True
+    Customer.objects.filter(name="Acme").update(health_score=2)
+    partial = run(connection, crm)
+    assert partial.status == SyncRun.Status.PARTIAL
+    assert "Super Admin" in partial.errors[-1]["message"]
+
+
+def test_only_interactions_entered_in_skalin_are_pushed(connection, crm, workspace):
+    crm.put("customers", "c1", name="Acme")
+    block(connection, ObjectType.INTERACTIONS, mode=SyncMode.TWO_WAYS, options={"kinds": ["note", "call"]})
+    run(connection, crm)  # first two-way run: pushing starts from now
+    customer = Customer.objects.get(name="Acme")
+    manual = InteractionFactory(customer=customer, kind="note", direction="", source="manual")
+    InteractionFactory(customer=customer, kind="note", direction="", source="hubspot", external_id="e1")
+
+    result = run(connection, crm)
+    created = [w for w in crm.writes if w[0] == ObjectType.INTERACTIONS]
+    assert len(created) == 1
+    assert ExternalRef.objects.get(connection=connection, object_type="interactions").local_id == manual.pk
+    assert result.pushed == 1
+    run(connection, crm)
+    assert len([w for w in crm.writes if w[0] == ObjectType.INTERACTIONS]) == 1
+
+
+def test_pulled_interactions_are_upserted_once(connection, crm, workspace):
+    crm.put("customers", "c1", name="Acme")
+    block(connection, ObjectType.INTERACTIONS, options={"kinds": ["email"]})
+    crm.put(
+        "interactions",
+        "e1",
+        kind="email",
+        subject="Hi",
+        occurred_at="2026-01-05T10:00:00Z",
+        direction="incoming",
+        links={"customers": ["c1"]},
+    )
+    run(connection, crm)
+    run(connection, crm)
+    assert Interaction.objects.filter(source="hubspot", external_id="e1").count() == 1
+    assert Customer.objects.get(name="Acme").last_contact_at is not None
+
+
+def test_an_unknown_owner_keeps_the_current_one_and_is_reported(connection, crm, workspace, csm_membership):
+    block(connection, ObjectType.CUSTOMERS, mappings=[("owner", "csm_email")])
+    crm.put("customers", "c1", name="Acme", csm_email=csm_membership.user.email.upper())
+    run(connection, crm)
+    assert Customer.objects.get(name="Acme").owner == csm_membership.user
+
+    UserFactory(email="stranger@else.test")
+    crm.change("customers", "c1", csm_email="stranger@else.test")
+    result = run(connection, crm)
+    assert Customer.objects.get(name="Acme").owner == csm_membership.user
+    assert any("not a member" in warning for warning in result.warnings)
