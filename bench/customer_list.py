@@ -9,9 +9,11 @@ See bench/README.md. Prints figures; asserts nothing about time."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import math
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,8 +39,9 @@ def prepare_database(reseed: bool) -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         folder = tempfile.mkdtemp(prefix="skalin-bench-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-        return f"SQLite (temporary file {folder}/bench.sqlite3)"
+        return "SQLite (a temporary file, removed at exit)"
     parsed = urlparse(url)
     if not parsed.scheme.startswith("postgres"):
         return f"{parsed.scheme} ({parsed.path.lstrip('/')})"
