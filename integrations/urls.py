@@ -1,0 +1,14 @@
+from django.urls import path
+
+from .views import connections, oauth
+
+app_name = "integrations"
+urlpatterns = [
+    path("", connections.integrations, name="list"),
+    path("<str:crm>/connect/", oauth.connect, name="connect"),
+    path("oauth/<str:crm>/callback/", oauth.oauth_callback, name="oauth_callback"),
+    path("connections/<int:pk>/", connections.connection_detail, name="connection"),
+    path("connections/<int:pk>/sync/", connections.sync_now, name="sync_now"),
+    path("connections/<int:pk>/runs/<int:run_id>/", connections.run_detail, name="run"),
+    path("connections/<int:pk>/<str:action>/", connections.set_status, name="set_status"),
+]
