@@ -39,7 +39,7 @@ def test_the_list_is_a_full_page_with_the_customers(client_for, csm_membership, 
     assert "Globex" in page
     assert reverse("customers:preview", args=[customer.pk]) in page
     assert 'hx-target="#drawer"' in page
-    assert 'hx-trigger="keyup changed delay:300ms, search"' in page
+    assert 'hx-trigger="input changed delay:300ms, search"' in page
     assert reverse("customers:create") in page
 
 
