@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from integrations.tasks import push_customer_scores
 from skalin.forms import apply_validation_error
 from workspaces.access import can_edit, get_editable_or_404, get_visible_or_404, workspace_view
 from workspaces.models import Membership, Role
@@ -165,6 +166,8 @@ def customer_pulse(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             apply_validation_error(form, error)
         else:
+            # The CRM gets the new Pulse now, not at the next hourly run.
+            transaction.on_commit(lambda: push_customer_scores.delay(customer.pk))
             messages.success(request, f"CSM Pulse of {customer} set to {customer.csm_pulse}.")
             return redirect("customers:detail", pk=customer.pk)
     return render(

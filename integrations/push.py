@@ -207,12 +207,12 @@ def push_scores(ctx: RunContext) -> None:
             "Data back to the CRM is on, but no CRM field is chosen for Healthscore or Pulse."
         )
         return
-    refs = {
-        ref.local_id: ref
-        for ref in ExternalRef.objects.filter(
-            connection=ctx.connection, object_type=ObjectType.CUSTOMERS, in_selection=True
-        )
-    }
+    linked = ExternalRef.objects.filter(
+        connection=ctx.connection, object_type=ObjectType.CUSTOMERS, in_selection=True
+    )
+    if ctx.scores_only_for is not None:
+        linked = linked.filter(local_id__in=ctx.scores_only_for)
+    refs = {ref.local_id: ref for ref in linked}
     ignored: list[str] = []
     for customer in Customer.objects.filter(pk__in=list(refs)).only(
         "pk", "name", "health_score", "csm_pulse"

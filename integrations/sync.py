@@ -48,6 +48,7 @@ class RunContext:
     partial_reasons: list[str] = field(default_factory=list)
     # External ids of customers first linked in this run: their contacts & co. are read in full.
     new_customer_ids: list[str] = field(default_factory=list)
+    scores_only_for: list[int] | None = None
 
     @property
     def workspace(self) -> Workspace:
@@ -108,7 +109,10 @@ def sync_connection(
     trigger: str = SyncRun.Trigger.SCHEDULE,
     connector: Connector | None = None,
     progress: Callable[[str], None] | None = None,
+    scores_only_for: list[int] | None = None,
 ) -> SyncRun:
+    """One run of a connection. `scores_only_for` (customer ids) makes it a quick push of those
+    customers' Healthscore and CSM Pulse, as after a Pulse change."""
     from .pull import PULLERS
     from .push import PUSHERS, push_scores
 
@@ -126,10 +130,11 @@ def sync_connection(
         connector=connector or connector_for(connection),
         settings=settings,
         progress=progress or (lambda message: None),
+        scores_only_for=scores_only_for,
     )
     status: str = SyncRun.Status.SUCCEEDED
     try:
-        for object_type in ORDER:
+        for object_type in ORDER if scores_only_for is None else ():
             setting = settings.get(object_type)
             if setting is None or setting.mode == SyncMode.DISABLED:
                 continue

@@ -32,3 +32,23 @@ def sync_all_connections() -> int:
     for connection_id in ids:
         sync_connection_task.delay(connection_id, SyncRun.Trigger.SCHEDULE)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def push_customer_scores(customer_id: int) -> int:
+    """After a Pulse change (or a health computation): push that customer's scores to every active
+    connection that sends data back. A run already in progress pushes them itself."""
+    from customers.models import Customer
+
+    workspace_id = Customer.objects.filter(pk=customer_id).values_list("workspace_id", flat=True).first()
+    if workspace_id is None:
+        return 0
+    pushed = 0
+    for connection_id in Connection.objects.filter(
+        workspace_id=workspace_id, status=Connection.Status.ACTIVE
+    ).values_list("pk", flat=True):
+        run = sync_connection(
+            connection_id=connection_id, trigger=SyncRun.Trigger.PUSH, scores_only_for=[customer_id]
+        )
+        pushed += run.pushed
+    return pushed

@@ -534,3 +534,18 @@ def test_an_anonymous_visitor_is_sent_to_login(client, customer):
     response = client.get(reverse("customers:detail", args=[customer.pk]))
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
+
+
+def test_a_pulse_change_is_sent_to_the_crm_after_commit(
+    client_for, csm_membership, customer, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    with (
+        mock.patch("customers.views.push_customer_scores") as push,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client_for(csm_membership).post(
+            reverse("customers:pulse", args=[customer.pk]), {"pulse": "2", "note": ""}
+        )
+    push.delay.assert_called_once_with(customer.pk)

@@ -356,3 +356,20 @@ def test_an_unknown_owner_keeps_the_current_one_and_is_reported(connection, crm,
     result = run(connection, crm)
     assert Customer.objects.get(name="Acme").owner == csm_membership.user
     assert any("not a member" in warning for warning in result.warnings)
+
+
+def test_a_pulse_change_pushes_that_customer_only_without_reading_the_crm(connection, crm, workspace):
+    block(connection, ObjectType.CUSTOMERS, options={"data_back": {"enabled": True}})
+    crm.put("customers", "c1", name="Acme")
+    crm.put("customers", "c2", name="Globex")
+    run(connection, crm)
+    Customer.objects.filter(workspace=workspace).update(csm_pulse=3)
+    acme = Customer.objects.get(name="Acme")
+    crm.reads.clear()
+
+    result = run(connection, crm, scores_only_for=[acme.pk])
+
+    assert crm.reads == []
+    assert result.pushed == 1
+    assert crm.data["customers"]["c1"].fields["skalin_csm_pulse"] == 3
+    assert "skalin_csm_pulse" not in crm.data["customers"]["c2"].fields
