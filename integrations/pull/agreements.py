@@ -1,0 +1,147 @@
+"""Contracts: amount, start, end and notice in their three forms, tacit renewal; incomplete ones skipped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from agreements.models import AmountPeriod, Interval
+from agreements.services import agreement_missing_fields, agreement_skip_from_crm, agreement_upsert_from_crm
+from customers.models import Customer
+
+from ..base import ReadRequest, Record
+from ..mapping import clean_text, parse_amount, parse_bool, parse_date, parse_int, remote_value
+from ..models import ObjectSetting, ObjectType
+from ..sync import RunContext, apply_page, read_pages, since_for, state_for
+from .common import ID_FIELD, Refs, input_mappings, raw, synced_customers
+
+
+class AgreementPull:
+    def __init__(self, ctx: RunContext, setting: ObjectSetting) -> None:
+        self.ctx, self.setting = ctx, setting
+        self.options = setting.options or {}
+        self.maps = {m.local_field: m for m in input_mappings(setting)}
+        self.customers = synced_customers(ctx)
+        self.refs = Refs(ctx, ObjectType.AGREEMENTS)
+
+    def fields(self) -> list[str]:
+        names = {m.remote_field for m in self.maps.values() if m.remote_field != ID_FIELD}
+        for block in ("end", "notice", "tacit"):
+            if self.options.get(block, {}).get("field"):
+                names.add(self.options[block]["field"])
+        return sorted(names)
+
+    def run(self) -> None:
+        if not self.customers:
+            return
+        if "amount" not in self.maps:
+            self.ctx.partial_reasons.append(
+                "Agreements: map the amount field (MRR or ARR) to import contracts."
+            )
+            return
+        state = state_for(self.ctx, self.setting)
+        request = ReadRequest(
+            object_type=ObjectType.AGREEMENTS,
+            since=since_for(state),
+            cursor=None,
+            options=self.options,
+            fields=self.fields(),
+            scope_ids=sorted(self.customers),
+        )
+        for page, commit in read_pages(self.ctx, state, request):
+            with transaction.atomic():
+                apply_page(self.ctx, ObjectType.AGREEMENTS, page, self.apply)
+                commit()
+
+    def value(self, record: Record, local: str) -> Any:
+        mapping = self.maps.get(local)
+        return raw(record, mapping) if mapping else None
+
+    def _term(self, record: Record, block: str) -> tuple[Any, Any, Any]:
+        """(value, unit, date) of an end or notice: Duration (field + unit), Date (field) or Manual."""
+        spec = self.options.get(block) or {}
+        mode = spec.get("mode", "none")
+        if mode == "date":
+            return None, "", parse_date(remote_value(record.fields, spec.get("field", "")))
+        if mode == "duration":
+            unit = spec.get("unit") or Interval.MONTH
+            return parse_int(remote_value(record.fields, spec.get("field", ""))), unit, None
+        if mode == "manual":
+            return parse_int(spec.get("value")), spec.get("unit") or Interval.MONTH, None
+        return None, "", None
+
+    def apply(self, record: Record) -> None:
+        customer_id = next(
+            (self.customers[c] for c in record.links.get("customers", []) if c in self.customers), None
+        )
+        if customer_id is None:
+            self.ctx.count("skipped")
+            return
+        customer = Customer.objects.get(pk=customer_id)
+        amount = parse_amount(self.value(record, "amount"))
+        start = parse_date(self.value(record, "start_date"))
+        end_value, end_unit, end_date = self._term(record, "end")
+        notice_value, notice_unit, notice_date = self._term(record, "notice")
+        plan = clean_text(self.value(record, "plan_name"), max_length=200)
+        missing = agreement_missing_fields(
+            amount=amount,
+            start_date=start,
+            end_date=end_date,
+            duration_value=end_value,
+            duration_unit=end_unit,
+        )
+        if missing:
+            agreement_skip_from_crm(
+                customer=customer,
+                source=self.ctx.connection.crm,
+                external_id=record.external_id,
+                label=plan or record.external_id,
+                missing=missing,
+            )
+            self.ctx.count("skipped")
+            self.ctx.warn(
+                f"Contract {record.external_id} of {customer} not imported: missing {', '.join(missing)}."
+            )
+            return
+        fee = parse_amount(self.value(record, "one_time_fee"))
+        values = {
+            "plan_name": plan,
+            "amount": amount,
+            "amount_period": AmountPeriod.ARR
+            if self.options.get("amount_format") == "arr"
+            else AmountPeriod.MRR,
+            "one_time_fee": fee if fee is not None else 0,
+            "start_date": start,
+            "end_date": end_date,
+            "duration_value": end_value if end_date is None else None,
+            "duration_unit": end_unit if end_date is None else "",
+            "notice_value": notice_value,
+            "notice_unit": notice_unit if notice_value else "",
+            "notice_date": notice_date,
+            "tacit_renewal": self.tacit(record, notice_value, notice_date),
+        }
+        agreement, created, changed = agreement_upsert_from_crm(
+            customer=customer,
+            actor=self.ctx.actor,
+            source=self.ctx.connection.crm,
+            external_id=record.external_id,
+            values=values,
+        )
+        self.ctx.count("created" if created else "updated" if changed else "unchanged")
+        self.refs.link(record, agreement.pk, {})
+
+    def tacit(self, record: Record, notice_value: Any, notice_date: Any) -> bool:
+        rule = (self.options.get("tacit") or {}).get("rule", "if_notice")
+        if rule == "always":
+            return True
+        if rule == "never":
+            return False
+        if rule == "field":
+            spec = self.options["tacit"]
+            value = remote_value(record.fields, spec.get("field", ""))
+            expected = spec.get("value")
+            if expected in (None, ""):
+                return bool(parse_bool(value))
+            return clean_text(value).casefold() == str(expected).casefold()
+        return bool(notice_value or notice_date)

@@ -1,0 +1,163 @@
+"""Contacts of synced customers, matched on email, with their mapped role tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from customers.models import Contact, Customer, CustomField, RoleTag
+from customers.services import contact_upsert_from_crm, custom_value_parse
+
+from ..base import ReadRequest, Record
+from ..mapping import clean_text, is_blank, split_values
+from ..models import ObjectSetting, ObjectType
+from ..sync import RecordRejected, RunContext, apply_page, read_pages, since_for, state_for
+from .common import Refs, input_mappings, raw, requested_fields, synced_customers
+
+
+class ContactPull:
+    FIELDS = ("first_name", "last_name", "email", "phone", "title", "ref_id")
+
+    def __init__(self, ctx: RunContext, setting: ObjectSetting) -> None:
+        self.ctx, self.setting = ctx, setting
+        self.maps = input_mappings(setting)
+        self.refs = Refs(ctx, ObjectType.CONTACTS)
+        self.customers = synced_customers(ctx)
+        self.custom_fields = {
+            f.key: f for f in CustomField.objects.filter(workspace=ctx.workspace, target="contact")
+        }
+        self.role_maps = [m for m in self.maps if m.local_field.startswith("role:")]
+
+    def run(self) -> None:
+        if not self.customers:
+            return
+        state = state_for(self.ctx, self.setting)
+        scope = sorted(self.customers)
+        self._read(
+            state,
+            ReadRequest(
+                object_type=ObjectType.CONTACTS,
+                since=since_for(state),
+                cursor=None,
+                options=self.setting.options,
+                fields=requested_fields(self.maps),
+                scope_ids=scope,
+            ),
+        )
+        fresh = sorted(set(self.ctx.new_customer_ids) & set(self.customers))
+        if fresh and state.cursor:
+            # Customers new to this run: their contacts may be older than the cursor.
+            self._read(
+                None,
+                ReadRequest(
+                    object_type=ObjectType.CONTACTS,
+                    since=None,
+                    cursor=None,
+                    options=self.setting.options,
+                    fields=requested_fields(self.maps),
+                    scope_ids=fresh,
+                ),
+            )
+
+    def _read(self, state: Any, request: ReadRequest) -> None:
+        for page, commit in read_pages(self.ctx, state, request):
+            with transaction.atomic():
+                apply_page(self.ctx, ObjectType.CONTACTS, page, self.apply)
+                commit()
+
+    def apply(self, record: Record) -> None:
+        customer_id = next(
+            (self.customers[c] for c in record.links.get("customers", []) if c in self.customers), None
+        )
+        if customer_id is None:
+            self.ctx.count("skipped")
+            return
+        values: dict[str, Any] = {}
+        received: dict[str, Any] = {}
+        for m in self.maps:
+            value = raw(record, m)
+            received[m.remote_field] = (
+                value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+            )
+            if m.local_field in self.FIELDS:
+                text = clean_text(value, max_length=254 if m.local_field == "email" else 120)
+                if m.local_field == "email":
+                    text = text.lower()
+                    if text and ("@" not in text or " " in text):
+                        self.ctx.warn(f"Contact {record.external_id}: '{text}' is not an email; left out.")
+                        continue
+                values[m.local_field] = text
+            elif m.local_field.startswith("custom:"):
+                definition = self.custom_fields.get(m.local_field.removeprefix("custom:"))
+                if definition is not None:
+                    values[m.local_field] = custom_value_parse(field=definition, raw=value)
+        contact = self.find(record, values.get("email", ""))
+        roles, managed = self.roles(record, contact)
+        customer = Customer.objects.get(pk=customer_id)
+        if contact is None and not (
+            values.get("email") or values.get("first_name") or values.get("last_name")
+        ):
+            raise RecordRejected("The contact has neither a name nor an email.")
+        result = contact_upsert_from_crm(
+            customer=customer,
+            contact=contact,
+            actor=self.ctx.actor,
+            values=values,
+            clearable=[m.local_field for m in self.maps if m.clearable],
+            managed_roles=managed,
+            crm_roles=roles,
+        )
+        self.ctx.count("created" if result.created else "updated" if result.changed else "unchanged")
+        self.ctx.count("skipped_empty", len(result.kept))
+        self.refs.link(record, result.row.pk, received)
+
+    def find(self, record: Record, email: str) -> Contact | None:
+        ref = self.refs.by_external.get(record.external_id)
+        if ref is not None:
+            contact = Contact.objects.filter(pk=ref.local_id, workspace=self.ctx.workspace).first()
+            if contact is not None:
+                return contact
+        if not email:
+            return None
+        contact = Contact.objects.filter(workspace=self.ctx.workspace, email=email).first()
+        if contact is None:
+            contact = next(
+                (
+                    c
+                    for c in Contact.objects.filter(
+                        workspace=self.ctx.workspace, secondary_emails__icontains=email
+                    )
+                    if email in c.secondary_emails
+                ),
+                None,
+            )
+        if contact is not None:
+            other = self.refs.by_local.get(contact.pk)
+            if other and other != record.external_id:
+                raise RecordRejected(
+                    f"The email {email} is already the contact of {self.ctx.connection.get_crm_display()} record {other}."
+                )
+        return contact
+
+    def roles(self, record: Record, contact: Contact | None) -> tuple[list[str] | None, set[str]]:
+        """Role tags from their (CRM field, value) pairs; a blank field keeps what the contact has."""
+        if not self.role_maps:
+            return None, set()
+        current = set(contact.role_tags) if contact else set()
+        roles: set[str] = set()
+        managed: set[str] = set()
+        for m in self.role_maps:
+            role = m.local_field.removeprefix("role:")
+            if role not in RoleTag.values:
+                continue
+            managed.add(role)
+            value = raw(record, m)
+            if is_blank(value) and not m.clearable:
+                if role in current:
+                    roles.add(role)
+                continue
+            wanted = {key.casefold() for key in (m.value_table or {})}
+            if any(v.casefold() in wanted for v in split_values(value)):
+                roles.add(role)
+        return sorted(roles), managed

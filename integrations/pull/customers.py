@@ -1,0 +1,341 @@
+"""Customers: selection, merge keys, mapped values, hierarchy and churn on absence."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from customers.models import CHURN_PHASE, Customer, CustomField, HealthProfile, Phase
+from customers.services import custom_value_parse, customer_update, customer_upsert_from_crm, phase_default
+
+from ..base import ReadRequest, Record
+from ..mapping import clean_text, domain_of, is_blank, is_free_mail, normalise_name, split_values, translate
+from ..models import FieldMapping, ObjectSetting, ObjectType
+from ..sync import RecordRejected, RunContext, apply_page, read_pages, since_for, state_for
+from .common import DEFAULT_MERGE_KEYS, Refs, User, input_mappings, raw, requested_fields
+
+
+@dataclass
+class CustomerIndex:
+    """Merge-key lookups over the workspace's customers, built once per run (names compare after NFKC,
+    case folding and whitespace collapsing)."""
+
+    keys: dict[str, dict[str, set[int]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
+
+    @classmethod
+    def build(cls, workspace_id: int, merge_keys: list[str]) -> CustomerIndex:
+        index = cls()
+        for pk, name, domain, ref_id, custom in Customer.objects.filter(
+            workspace_id=workspace_id
+        ).values_list("pk", "name", "domain", "ref_id", "custom_values"):
+            index.add(pk, name=name, domain=domain, ref_id=ref_id, custom=custom, merge_keys=merge_keys)
+        return index
+
+    def add(
+        self, pk: int, *, name: str, domain: str, ref_id: str, custom: dict[str, Any], merge_keys: list[str]
+    ) -> None:
+        for key in merge_keys:
+            value = self.key_value(key, name=name, domain=domain, ref_id=ref_id, custom=custom)
+            if value:
+                self.keys[key][value].add(pk)
+
+    @staticmethod
+    def key_value(key: str, *, name: Any, domain: Any, ref_id: Any, custom: dict[str, Any]) -> str:
+        if key == "name":
+            return normalise_name(name)
+        if key == "domain":
+            value = domain_of(domain)
+            return "" if is_free_mail(value) else value
+        if key == "ref_id":
+            return clean_text(ref_id)
+        if key.startswith("custom:"):
+            return clean_text(custom.get(key.removeprefix("custom:")))
+        return ""
+
+    def find(self, key: str, value: str) -> set[int]:
+        return self.keys[key].get(value, set()) if value else set()
+
+
+KEY_LABELS = {"ref_id": "Customer ID", "name": "name", "domain": "domain"}
+
+
+class CustomerPull:
+    def __init__(self, ctx: RunContext, setting: ObjectSetting) -> None:
+        self.ctx, self.setting = ctx, setting
+        self.options = setting.options or {}
+        self.maps = input_mappings(setting)
+        if not ctx.connection.owns_customer_id:
+            # Only one connection owns the Customer ID; the others never write it.
+            self.maps = [m for m in self.maps if m.local_field != "ref_id"]
+        self.merge_keys = list(self.options.get("merge_keys") or DEFAULT_MERGE_KEYS)
+        workspace = ctx.workspace
+        self.refs = Refs(ctx, ObjectType.CUSTOMERS)
+        self.index = CustomerIndex.build(workspace.pk, self.merge_keys)
+        self.phases = {p.technical_name: p for p in Phase.objects.filter(workspace=workspace)}
+        self.phase_labels = {p.label.casefold(): p for p in self.phases.values()}
+        self.profiles = {p.name.casefold(): p for p in HealthProfile.objects.filter(workspace=workspace)}
+        self.members = {
+            u.email.lower(): u for u in User.objects.filter(memberships__workspace=workspace) if u.email
+        }
+        self.custom_fields = {
+            f.key: f for f in CustomField.objects.filter(workspace=workspace, target="customer")
+        }
+        self.parents: dict[str, str] = {}
+
+    def run(self) -> None:
+        state = state_for(self.ctx, self.setting)
+        request = ReadRequest(
+            object_type=ObjectType.CUSTOMERS,
+            since=since_for(state),
+            cursor=None,
+            options=self.options,
+            fields=requested_fields(self.maps),
+        )
+        for page, commit in read_pages(self.ctx, state, request):
+            with transaction.atomic():
+                apply_page(self.ctx, ObjectType.CUSTOMERS, page, self.apply)
+                commit()
+        if self.options.get("parent_child"):
+            self.link_parents()
+        if self.options.get("churn_on_absence"):
+            self.churn_absent()
+
+    # -- one record -------------------------------------------------------------------------------------
+    def values(
+        self, record: Record
+    ) -> tuple[dict[str, Any], list[str] | None, set[str] | None, dict[str, Any]]:
+        """(values, crm tags or None, managed tags or None, raw received values)."""
+        values: dict[str, Any] = {}
+        received: dict[str, Any] = {}
+        tags: list[str] | None = None
+        managed: set[str] | None = None
+        for m in self.maps:
+            value = raw(record, m)
+            received[m.remote_field] = (
+                value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+            )
+            local = m.local_field
+            if local == "name":
+                values["name"] = clean_text(value, max_length=200)
+            elif local == "domain":
+                values["domain"] = domain_of(value)
+            elif local == "ref_id":
+                values["ref_id"] = clean_text(value, max_length=120)
+            elif local == "owner":
+                owner = self.owner(value)
+                if owner is not False:
+                    values["owner"] = owner
+            elif local == "phase":
+                phase = self.phase(value, m)
+                if phase is not False:
+                    values["phase"] = phase
+            elif local == "health_profile":
+                profile = self.profile(value, m)
+                if profile is not False:
+                    values["health_profile"] = profile
+            elif local == "tags":
+                if is_blank(value) and not m.clearable:
+                    continue
+                table = m.value_table or {}
+                crm_values = split_values(value)
+                if table:
+                    tags = [t for t in (translate(v, table) for v in crm_values) if t]
+                    managed = set(table.values())
+                else:
+                    tags = crm_values
+                    managed = set(crm_values)
+            elif local.startswith("custom:"):
+                definition = self.custom_fields.get(local.removeprefix("custom:"))
+                if definition is None:
+                    self.ctx.warn(
+                        f"The mapping names a custom field '{local}' that no longer exists; ignored."
+                    )
+                    continue
+                values[local] = custom_value_parse(field=definition, raw=value)
+        return values, tags, managed, received
+
+    def owner(self, value: Any) -> Any:
+        """CSM owner by email; an unknown one keeps the current owner (False) and is reported."""
+        text = clean_text(value).lower()
+        if not text:
+            return None
+        user = self.members.get(text)
+        if user is None:
+            self.ctx.warn(
+                f"CSM owner '{text}' is not a member of this workspace; the current owner was kept."
+            )
+            return False
+        return user
+
+    def phase(self, value: Any, mapping: FieldMapping) -> Any:
+        if is_blank(value):
+            return None
+        text = clean_text(value)
+        name = translate(text, mapping.value_table or {}) or text
+        phase = (
+            self.phases.get(name) or self.phases.get(name.lower()) or self.phase_labels.get(name.casefold())
+        )
+        if phase is None:
+            self.ctx.warn(
+                f"Stage '{text}' has no matching phase; the current phase was kept (new customers: default)."
+            )
+            return False
+        return phase
+
+    def profile(self, value: Any, mapping: FieldMapping) -> Any:
+        if is_blank(value):
+            return None
+        text = clean_text(value)
+        name = translate(text, mapping.value_table or {}) or text
+        profile = self.profiles.get(name.casefold())
+        if profile is None:
+            self.ctx.warn(f"Profile '{text}' has no matching health profile; the current one was kept.")
+            return False
+        return profile
+
+    def find(self, record: Record, values: dict[str, Any]) -> Customer | None:
+        ref = self.refs.by_external.get(record.external_id)
+        if ref is not None:
+            customer = Customer.objects.filter(pk=ref.local_id, workspace=self.ctx.workspace).first()
+            if customer is not None:
+                return customer
+        for key in self.merge_keys:
+            value = CustomerIndex.key_value(
+                key,
+                name=values.get("name"),
+                domain=values.get("domain"),
+                ref_id=values.get("ref_id"),
+                custom={k.removeprefix("custom:"): v for k, v in values.items() if k.startswith("custom:")},
+            )
+            matches = self.index.find(key, value)
+            if len(matches) > 1:
+                raise RecordRejected(
+                    f"{len(matches)} customers share the {KEY_LABELS.get(key, key)} '{value}'."
+                )
+            if matches:
+                pk = next(iter(matches))
+                other = self.refs.by_local.get(pk)
+                if other and other != record.external_id:
+                    raise RecordRejected(
+                        f"Its {KEY_LABELS.get(key, key)} '{value}' matches a customer already linked to "
+                        f"{self.ctx.connection.get_crm_display()} record {other}."
+                    )
+                return Customer.objects.get(pk=pk)
+        return None
+
+    def apply(self, record: Record) -> None:
+        values, tags, managed, received = self.values(record)
+        customer = self.find(record, values)
+        result = customer_upsert_from_crm(
+            workspace=self.ctx.workspace,
+            customer=customer,
+            actor=self.ctx.actor,
+            values=values,
+            clearable=[m.local_field for m in self.maps if m.clearable],
+            managed_tags=managed,
+            crm_tags=tags or [],
+            source=self.ctx.connection.crm,
+            external_id=record.external_id,
+        )
+        row: Customer = result.row
+        if result.created:
+            self.ctx.count("created")
+            self.index.add(
+                row.pk,
+                name=row.name,
+                domain=row.domain,
+                ref_id=row.ref_id,
+                custom=row.custom_values,
+                merge_keys=self.merge_keys,
+            )
+        elif result.changed:
+            self.ctx.count("updated")
+        else:
+            self.ctx.count("unchanged")
+        self.ctx.count("skipped_empty", len(result.kept))
+        if record.external_id not in self.refs.by_external:
+            self.ctx.new_customer_ids.append(record.external_id)
+        ref = self.refs.by_external.get(record.external_id)
+        was_out = ref is not None and not ref.in_selection
+        self.refs.link(record, row.pk, received)
+        if was_out and row.is_churned and "phase" not in values:
+            # Back in the selection: out of Churn, into the default phase (logged with the run).
+            default = phase_default(workspace=self.ctx.workspace)
+            if default is not None and not default.is_churn:
+                customer_update(customer=row, actor=self.ctx.actor, phase=default)
+        parents = record.links.get("parent") or []
+        if parents and parents[0]:
+            self.parents[record.external_id] = str(parents[0])
+
+    # -- after the listing -------------------------------------------------------------------------------
+    def link_parents(self) -> None:
+        """Two levels at most: a deeper record is attached to its top-most synced ancestor, with a warning.
+        Parents read later in the run (or in an earlier one) are found through the links."""
+        ancestors = {**self._known_parents(), **self.parents}
+        for child_ext, parent_ext in self.parents.items():
+            child_ref = self.refs.by_external.get(child_ext)
+            if child_ref is None:
+                continue
+            top, seen = parent_ext, {child_ext}
+            while top in ancestors and ancestors[top] in self.refs.by_external and top not in seen:
+                seen.add(top)
+                top = ancestors[top]
+            if top in seen:
+                self.ctx.warn(f"Parent/child cycle around record {child_ext}; its parent was left unchanged.")
+                continue
+            parent_ref = self.refs.by_external.get(top)
+            if parent_ref is None:
+                self.ctx.warn(
+                    f"The parent {parent_ext} of record {child_ext} is not synced; no parent was set."
+                )
+                continue
+            if top != parent_ext:
+                self.ctx.warn(
+                    f"Record {child_ext} sits more than two levels deep; attached to {top}, its top-most parent."
+                )
+            child = Customer.objects.get(pk=child_ref.local_id)
+            parent = Customer.objects.get(pk=parent_ref.local_id)
+            if child.parent_id == parent.pk:
+                continue
+            with transaction.atomic():
+                for grandchild in list(child.children.all()):
+                    customer_update(customer=grandchild, actor=self.ctx.actor, parent=parent)
+                if parent.parent_id is not None:
+                    customer_update(customer=parent, actor=self.ctx.actor, parent=None)
+                customer_update(customer=child, actor=self.ctx.actor, parent=parent)
+
+    def _known_parents(self) -> dict[str, str]:
+        """Child -> parent external ids as they stand locally, for records not read in this run."""
+        known: dict[str, str] = {}
+        local_to_ext = self.refs.by_local
+        for pk, parent_id in Customer.objects.filter(
+            pk__in=list(local_to_ext), parent__isnull=False
+        ).values_list("pk", "parent_id"):
+            if parent_id in local_to_ext:
+                known[local_to_ext[pk]] = local_to_ext[parent_id]
+        return known
+
+    def churn_absent(self) -> None:
+        """Churn only after a complete, error-free enumeration, and only on the present -> absent
+        transition: a failed listing raises before this point, so nobody is churned by a truncated one."""
+        seen: set[str] = set()
+        request = ReadRequest(
+            object_type=ObjectType.CUSTOMERS, since=None, cursor=None, options=self.options, ids_only=True
+        )
+        for page, _ in read_pages(self.ctx, None, request):
+            seen.update(record.external_id for record in page.records)
+        churn = Phase.objects.filter(workspace=self.ctx.workspace, technical_name=CHURN_PHASE).first()
+        for ext, ref in self.refs.by_external.items():
+            if ref.in_selection and ext not in seen:
+                with transaction.atomic():
+                    ref.in_selection = False
+                    ref.save(update_fields=["in_selection", "updated_at"])
+                    customer = Customer.objects.filter(pk=ref.local_id).first()
+                    if customer is not None and churn is not None and customer.phase_id != churn.pk:
+                        customer_update(customer=customer, actor=self.ctx.actor, phase=churn)
+                        self.ctx.count("churned")
