@@ -1,0 +1,541 @@
+"""The HubSpot connector against recorded HubSpot answers (fixtures/hubspot/*.json) and a small fake search."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+from responses import matchers
+
+from integrations.base import ConnectorError, Identity, ReadRequest
+from integrations.crms.hubspot import HubSpot
+from integrations.models import ObjectType
+
+from .contract import ConnectorContract, StaticTokens
+
+API = "https://api.hubapi.com"
+SEARCH = f"{API}/crm/v3/objects/companies/search"
+FIXTURES = Path(__file__).parent / "fixtures" / "hubspot"
+SELECTION = {"lifecycle_stages": ["customer", "evangelist"], "filter_property": "", "filter_values": []}
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def one_page() -> dict[str, Any]:
+    page = fixture("companies_search_page_1")
+    del page["paging"]
+    return page
+
+
+def sent(call: Any) -> Any:
+    return json.loads(call.request.body)
+
+
+def make(sleeps: list[float] | None = None, tokens: StaticTokens | None = None) -> HubSpot:
+    return TestHubSpotContract().make(tokens=tokens, sleeps=sleeps)  # type: ignore[return-value]
+
+
+def request(object_type: ObjectType, **kwargs: Any) -> ReadRequest:
+    values: dict[str, Any] = {"since": None, "cursor": None, "options": {"selection": SELECTION}} | kwargs
+    return ReadRequest(object_type=object_type, **values)
+
+
+def read_everything(connector: HubSpot, base: ReadRequest) -> list[Any]:
+    records, cursor = [], None
+    for _ in range(1000):
+        page = connector.read_page(ReadRequest(**{**base.__dict__, "cursor": cursor}))
+        records.extend(page.records)
+        if page.next_cursor is None:
+            return records
+        cursor = page.next_cursor
+    raise AssertionError("the listing never ended")
+
+
+class TestHubSpotContract(ConnectorContract):
+    connector_class = HubSpot
+    base_url = API
+
+    def customer_options(self) -> dict[str, Any]:
+        return {"selection": SELECTION}
+
+    def register_customer_pages(self, rsps: responses.RequestsMock) -> list[str]:
+        # The second page is short yet announces a next one; the third is empty: the end.
+        for n in (1, 2, 3):
+            rsps.add(responses.POST, SEARCH, json=fixture(f"companies_search_page_{n}"))
+        return ["18451921850", "18451921851", "18451921852"]
+
+    def assert_since_was_sent(self, rsps: responses.RequestsMock) -> None:
+        first = sent(rsps.calls[0])
+        since_ms = str(int(self.since.timestamp()) * 1000)
+        assert {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": since_ms} in first[
+            "filterGroups"
+        ][0]["filters"]
+        assert first["sorts"] == [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
+
+    def register_customer_page_after_429(self, rsps: responses.RequestsMock) -> None:
+        rsps.add(
+            responses.POST,
+            SEARCH,
+            json=fixture("rate_limit_ten_secondly"),
+            status=429,
+            headers={"Retry-After": "1"},
+        )
+        rsps.add(responses.POST, SEARCH, json=one_page())
+
+    def register_customer_page_after_401(self, rsps: responses.RequestsMock) -> None:
+        rsps.add(responses.POST, SEARCH, json=fixture("error_expired_token"), status=401)
+        rsps.add(responses.POST, SEARCH, json=one_page())
+
+    def register_customer_with_unknown_fields(self, rsps: responses.RequestsMock) -> str:
+        rsps.add(responses.POST, SEARCH, json=fixture("companies_search_unknown_fields"))
+        return "18451921999"
+
+    def register_customer_update(self, rsps: responses.RequestsMock, external_id: str) -> None:
+        rsps.add(
+            responses.PATCH,
+            f"{API}/crm/v3/objects/companies/{external_id}",
+            json=fixture("company_patch"),
+            match=[matchers.json_params_matcher({"properties": {"name": "Acme"}})],
+        )
+
+    def register_permanent_error(self, rsps: responses.RequestsMock) -> None:
+        rsps.add(responses.POST, SEARCH, json=fixture("error_validation"), status=400)
+
+
+# -- companies ------------------------------------------------------------------------------------------------
+@responses.activate
+def test_the_search_sends_the_lifecycle_stages_and_the_filter_property() -> None:
+    responses.add(responses.POST, SEARCH, json=one_page())
+    selection = {
+        "lifecycle_stages": ["customer"],
+        "filter_property": "customer_tier",
+        "filter_values": ["gold", 2],
+    }
+    make().read_page(request(ObjectType.CUSTOMERS, options={"selection": selection}, fields=["industry"]))
+    body = sent(responses.calls[0])
+    assert body["filterGroups"] == [
+        {
+            "filters": [
+                {"propertyName": "lifecyclestage", "operator": "IN", "values": ["customer"]},
+                {"propertyName": "customer_tier", "operator": "IN", "values": ["gold", "2"]},
+            ]
+        }
+    ]
+    assert body["limit"] == 200 and body["after"] == "0"
+    assert {"name", "domain", "hs_parent_company_id", "hs_lastmodifieddate", "industry"} <= set(
+        body["properties"]
+    )
+
+
+@responses.activate
+def test_without_a_selection_customers_and_evangelists_are_read() -> None:
+    responses.add(responses.POST, SEARCH, json=one_page())
+    make().read_page(request(ObjectType.CUSTOMERS, options={}))
+    stages = sent(responses.calls[0])["filterGroups"][0]["filters"][0]
+    assert stages == {
+        "propertyName": "lifecyclestage",
+        "operator": "IN",
+        "values": ["customer", "evangelist"],
+    }
+
+
+@responses.activate
+def test_a_company_carries_its_raw_fields_its_parent_and_its_modification_time() -> None:
+    responses.add(responses.POST, SEARCH, json=one_page())
+    child = make().read_page(request(ObjectType.CUSTOMERS)).records[1]
+    assert child.external_id == "18451921851"
+    assert child.fields["name"] == "Société Générale des Eaux"
+    assert child.links == {"parent": ["18451921850"]}
+    assert child.modified_at == dt.datetime(2026, 1, 6, 9, 30, 0, 120000, tzinfo=dt.UTC)
+
+
+@responses.activate
+def test_an_ids_only_enumeration_asks_for_the_stamp_alone() -> None:
+    responses.add(responses.POST, SEARCH, json=one_page())
+    make().read_page(request(ObjectType.CUSTOMERS, ids_only=True))
+    assert sent(responses.calls[0])["properties"] == ["hs_lastmodifieddate"]
+
+
+class FakeSearch:
+    """HubSpot search as far as the walk needs it: the modification-time and id filters, one sort, `after`
+    as an offset, and HTTP 400 past 10,000 results. Ties in time come back in no particular order, and ids
+    compare as strings, as HubSpot's do."""
+
+    def __init__(self, stamps: dict[str, int]) -> None:
+        self.stamps = stamps
+        self.calls = 0
+
+    def __call__(self, prepared: Any) -> tuple[int, dict[str, str], str]:
+        self.calls += 1
+        body = json.loads(prepared.body)
+        rows = list(self.stamps.items())
+        for f in body["filterGroups"][0]["filters"]:
+            if f["propertyName"] == "hs_lastmodifieddate":
+                value = int(f["value"])
+                test = {"GTE": value.__le__, "GT": value.__lt__, "EQ": value.__eq__}[f["operator"]]
+                rows = [r for r in rows if test(r[1])]
+            elif f["propertyName"] == "hs_object_id":
+                rows = [r for r in rows if r[0] > f["value"]]
+        if body["sorts"][0]["propertyName"] == "hs_object_id":
+            rows.sort(key=lambda r: r[0])
+        else:
+            rows.sort(key=lambda r: (r[1], hashlib.sha1(r[0].encode()).hexdigest()))
+        after, limit = int(body["after"]), body["limit"]
+        if after + limit > 10_000:
+            return 400, {}, json.dumps(fixture("error_validation"))
+        page = rows[after : after + limit]
+        answer: dict[str, Any] = {
+            "total": len(rows),
+            "results": [
+                {"id": i, "properties": {"hs_object_id": i, "hs_lastmodifieddate": str(ms)}} for i, ms in page
+            ],
+        }
+        if after + len(page) < len(rows):
+            answer["paging"] = {"next": {"after": str(after + len(page))}}
+        return 200, {}, json.dumps(answer)
+
+
+def stamps_past_the_cap() -> dict[str, int]:
+    """10,450 companies: most at distinct milliseconds, 450 imported in the same millisecond, with ids of
+    different lengths (the lexicographic trap of crm-apis.md §7)."""
+    start = 1_760_000_000_000
+    stamps = {str(5_000_000 + n): start + n * 10 for n in range(10_000)}
+    stamps |= {str(i): start + 50_005 for i in [*range(7190, 7609), 719869649082, *range(72, 102)]}
+    return stamps
+
+
+@responses.activate
+def test_the_10000_result_cap_is_crossed_without_losing_or_repeating_a_record() -> None:
+    stamps = stamps_past_the_cap()
+    fake = FakeSearch(stamps)
+    responses.add_callback(responses.POST, SEARCH, callback=fake)
+    records = read_everything(make(), request(ObjectType.CUSTOMERS))
+    ids = [r.external_id for r in records]
+    assert len(ids) == len(stamps) == 10_450
+    assert set(ids) == set(stamps)
+    assert max(int(sent(call)["after"]) for call in responses.calls) < 10_000
+
+
+@responses.activate
+def test_a_company_changed_during_the_walk_makes_no_other_one_slip() -> None:
+    """With a plain offset, a record read earlier and changed meanwhile shifts the rest by one."""
+    stamps = {str(1000 + n): 1_760_000_000_000 + n for n in range(600)}
+    fake = FakeSearch(stamps)
+    responses.add_callback(responses.POST, SEARCH, callback=fake)
+    connector = make()
+    first = connector.read_page(request(ObjectType.CUSTOMERS))
+    stamps["1000"] = 1_770_000_000_000  # modified in HubSpot while we read
+    rest = read_everything(connector, request(ObjectType.CUSTOMERS, cursor=first.next_cursor))
+    assert {r.external_id for r in first.records + rest} == set(stamps)
+
+
+# -- contacts, deals, engagements -----------------------------------------------------------------------------
+def assoc_url(from_type: str, to_type: str) -> str:
+    return f"{API}/crm/v4/associations/{from_type}/{to_type}/batch/read"
+
+
+@responses.activate
+def test_contacts_of_the_synced_companies_come_with_their_company() -> None:
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        json=fixture("associations_companies_contacts"),
+        status=207,
+    )
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        json=fixture("associations_companies_contacts_more"),
+    )
+    responses.add(
+        responses.POST, f"{API}/crm/v3/objects/contacts/batch/read", json=fixture("contacts_batch_read")
+    )
+    page = make().read_page(
+        request(ObjectType.CONTACTS, scope_ids=["101", "102", "103"], fields=["hs_buying_role"])
+    )
+    assert page.next_cursor is None
+    by_id = {r.external_id: r for r in page.records}
+    assert {k: r.links["customers"] for k, r in by_id.items()} == {
+        "201": ["101"], "202": ["101"], "203": ["102"], "204": ["101"]
+    }  # fmt: skip
+    assert by_id["202"].fields["email"] is None  # no email: returned all the same
+    assert by_id["201"].fields["hs_buying_role"] == "CHAMPION"
+    assert sent(responses.calls[0]) == {"inputs": [{"id": "101"}, {"id": "102"}, {"id": "103"}]}
+    assert sent(responses.calls[1]) == {
+        "inputs": [{"id": "101", "after": "MjAy"}]
+    }  # that company's next page
+    batch = sent(responses.calls[2])
+    assert batch["inputs"] == [{"id": i} for i in ("201", "202", "204", "203")]
+    assert {"email", "firstname", "lastname", "phone", "jobtitle", "lastmodifieddate"} <= set(
+        batch["properties"]
+    )
+
+
+@responses.activate
+def test_an_incremental_contact_read_keeps_the_contacts_changed_since() -> None:
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        json=fixture("associations_companies_contacts"),
+        status=207,
+    )
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        json=fixture("associations_companies_contacts_more"),
+    )
+    responses.add(
+        responses.POST, f"{API}/crm/v3/objects/contacts/batch/read", json=fixture("contacts_batch_read")
+    )
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    page = make().read_page(request(ObjectType.CONTACTS, scope_ids=["101", "102", "103"], since=since))
+    assert sorted(r.external_id for r in page.records) == ["201", "203", "204"]
+
+
+@responses.activate
+def test_dependent_objects_are_read_one_hundred_companies_a_page() -> None:
+    responses.add(
+        responses.POST, assoc_url("companies", "contacts"), json={"status": "COMPLETE", "results": []}
+    )
+    scope = [str(n) for n in range(150)]
+    first = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope))
+    second = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope, cursor=first.next_cursor))
+    assert first.next_cursor == "100" and second.next_cursor is None
+    assert [len(sent(c)["inputs"]) for c in responses.calls] == [100, 50]
+
+
+@pytest.mark.parametrize(
+    ("pipelines", "expected"),
+    [(["default", "8675309"], ["301", "303", "304"]), (["default"], ["301", "304"])],
+)
+@responses.activate
+def test_won_deals_of_the_chosen_pipelines_are_read(pipelines: list[str], expected: list[str]) -> None:
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "deals"),
+        json=fixture("associations_companies_deals"),
+        status=207,
+    )
+    responses.add(responses.POST, f"{API}/crm/v3/objects/deals/batch/read", json=fixture("deals_batch_read"))
+    responses.add(responses.GET, f"{API}/crm/v3/pipelines/deals", json=fixture("pipelines_deals"))
+    options = {"object": "deals", "pipelines": pipelines, "won_only": True}
+    fields = ["contract_start_date", "contract_end_date", "notice_period_months", "tacit_renewal"]
+    page = make().read_page(
+        request(ObjectType.AGREEMENTS, options=options, scope_ids=["101", "102", "103"], fields=fields)
+    )
+    assert [r.external_id for r in page.records] == expected
+    won = page.records[0]
+    assert won.links == {"customers": ["101"]}
+    assert won.fields["contract_end_date"] == "2026-12-31" and won.fields["amount"] == "12000"
+    batch = next(c for c in responses.calls if str(c.request.url).endswith("/objects/deals/batch/read"))
+    assert set(fields) <= set(sent(batch)["properties"])
+
+
+def register_engagements(rsps: responses.RequestsMock) -> None:
+    for kind in ("emails", "meetings", "calls", "notes"):
+        status = 207 if kind == "emails" else 200
+        rsps.add(
+            responses.POST,
+            assoc_url("companies", kind),
+            json=fixture(f"associations_companies_{kind}"),
+            status=status,
+        )
+        rsps.add(
+            responses.POST, f"{API}/crm/v3/objects/{kind}/batch/read", json=fixture(f"{kind}_batch_read")
+        )
+        rsps.add(responses.POST, assoc_url(kind, "contacts"), json=fixture(f"associations_{kind}_contacts"))
+
+
+@responses.activate
+def test_engagements_are_scoped_to_the_companies_and_normalised() -> None:
+    register_engagements(responses.mock)
+    page = make().read_page(request(ObjectType.INTERACTIONS, options={}, scope_ids=["101", "102"]))
+    by_id = {r.external_id: r for r in page.records}
+    assert {k: r.kind for k, r in by_id.items()} == {
+        "401": "email", "402": "email", "501": "meeting", "601": "call", "701": "note"
+    }  # fmt: skip
+    assert by_id["401"].fields == {
+        "subject": "Renewal proposal",
+        "body": "Hello Alice,\nHere is the proposal.",
+        "occurred_at": "2026-01-05T14:00:00Z",
+        "direction": "outgoing",
+        "author_email": "csm@skalin-demo.test",
+    }
+    assert by_id["402"].fields["direction"] == "incoming"
+    assert by_id["402"].fields["occurred_at"] == "2026-01-06T16:00:00Z"  # epoch milliseconds in a string
+    assert by_id["501"].fields["occurred_at"] == "2026-01-07T09:00:00Z"
+    assert (
+        by_id["601"].fields["direction"] == "incoming" and by_id["601"].fields["subject"] == "Check-in call"
+    )
+    assert (
+        by_id["701"].fields["subject"] == ""
+        and by_id["701"].fields["body"] == "<p>Customer asked about SSO</p>"
+    )
+    assert by_id["401"].links == {"customers": ["101"], "contacts": ["201"]}
+    assert by_id["501"].links == {"customers": ["101"], "contacts": []}
+    assert by_id["402"].modified_at == dt.datetime(2026, 1, 6, 16, tzinfo=dt.UTC)
+
+
+@responses.activate
+def test_only_the_chosen_kinds_of_engagements_are_read() -> None:
+    register_engagements(responses.mock)
+    page = make().read_page(request(ObjectType.INTERACTIONS, options={"kinds": ["note"]}, scope_ids=["101"]))
+    assert [r.kind for r in page.records] == ["note"]
+    assert all("/notes" in str(call.request.url) for call in responses.calls)
+
+
+# -- writes ---------------------------------------------------------------------------------------------------
+@responses.activate
+def test_a_note_is_created_on_the_company_and_the_contact() -> None:
+    responses.add(responses.POST, f"{API}/crm/v3/objects/notes", json=fixture("note_created"), status=201)
+    fields = {"kind": "note", "subject": "QBR", "body": "Went well", "occurred_at": "2026-01-09T10:00:00Z"}
+    new_id = make().write(
+        ObjectType.INTERACTIONS, None, fields, links={"customers": ["101"], "contacts": ["201"]}
+    )
+    assert new_id == "88001"
+    assert sent(responses.calls[0]) == {
+        "properties": {
+            "hs_timestamp": "2026-01-09T10:00:00Z",
+            "hs_note_body": "<strong>QBR</strong><br>Went well",
+        },
+        "associations": [
+            {
+                "to": {"id": "101"},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 190}],
+            },
+            {
+                "to": {"id": "201"},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}],
+            },
+        ],
+    }
+
+
+@responses.activate
+def test_a_call_is_created_with_its_title_and_direction() -> None:
+    responses.add(responses.POST, f"{API}/crm/v3/objects/calls", json=fixture("call_created"), status=201)
+    fields = {"kind": "call", "subject": "Renewal call", "body": "<p>ok</p>", "occurred_at": "2026-01-09T10:00:00Z",
+              "direction": "outgoing"}  # fmt: skip
+    assert make().write(ObjectType.INTERACTIONS, None, fields, links={"customers": ["101"]}) == "88002"
+    body = sent(responses.calls[0])
+    assert body["properties"]["hs_call_title"] == "Renewal call"
+    assert body["properties"]["hs_call_direction"] == "OUTBOUND"
+    assert body["associations"][0]["types"][0]["associationTypeId"] == 182
+
+
+@responses.activate
+def test_a_pushed_value_is_read_back() -> None:
+    responses.add(responses.GET, f"{API}/crm/v3/objects/companies/42", json=fixture("company_read_back"),
+                  match=[matchers.query_param_matcher({"properties": "skalin_healthscore"})])  # fmt: skip
+    assert make().read_back(ObjectType.CUSTOMERS, "42", ["skalin_healthscore"]) == {"skalin_healthscore": "7"}
+
+
+@responses.activate
+def test_output_fields_are_created_once_then_reused() -> None:
+    properties = f"{API}/crm/v3/properties/companies"
+    responses.add(responses.GET, properties, json=fixture("properties_companies"))
+    responses.add(responses.POST, properties, json=fixture("property_created"), status=201)
+    responses.add(responses.GET, properties, json=fixture("properties_companies_with_skalin"))
+    expected = {"health_score": "skalin_healthscore", "csm_pulse": "skalin_csm_pulse"}
+    assert make().ensure_output_fields() == expected
+    assert make().ensure_output_fields() == expected
+    posts = [sent(c) for c in responses.calls if c.request.method == "POST"]
+    assert [p["name"] for p in posts] == ["skalin_healthscore", "skalin_csm_pulse"]
+    assert posts[0] == {
+        "name": "skalin_healthscore",
+        "label": "Skalin Healthscore",
+        "description": "Healthscore computed by Skalin, 1 to 10.",
+        "type": "number",
+        "fieldType": "number",
+        "groupName": "companyinformation",
+    }
+
+
+@responses.activate
+def test_an_output_field_created_meanwhile_is_reused() -> None:
+    properties = f"{API}/crm/v3/properties/companies"
+    responses.add(responses.GET, properties, json=fixture("properties_companies"))
+    responses.add(responses.POST, properties, json=fixture("property_created"), status=201)
+    responses.add(responses.POST, properties, json=fixture("property_conflict"), status=409)
+    assert make().ensure_output_fields()["csm_pulse"] == "skalin_csm_pulse"
+
+
+# -- fields, choices, identity --------------------------------------------------------------------------------
+@responses.activate
+def test_fields_are_listed_from_the_properties_endpoint() -> None:
+    responses.add(responses.GET, f"{API}/crm/v3/properties/companies", json=fixture("properties_companies"))
+    fields = {f.name: f for f in make().list_fields(ObjectType.CUSTOMERS)}
+    assert "hs_internal_thing" not in fields  # hidden
+    assert fields["name"].writable and not fields["hs_num_child_companies"].writable
+    assert fields["lifecyclestage"].type == "enumeration"
+    assert ("customer", "Customer") in fields["lifecyclestage"].options
+
+
+@responses.activate
+def test_the_wizard_picks_among_lifecycle_stages_and_pipelines() -> None:
+    responses.add(
+        responses.GET,
+        f"{API}/crm/v3/properties/companies/lifecyclestage",
+        json=fixture("property_lifecyclestage"),
+    )
+    responses.add(responses.GET, f"{API}/crm/v3/pipelines/deals", json=fixture("pipelines_deals"))
+    stages = make().list_choices("lifecycle_stages")
+    assert ("evangelist", "Evangelist") in stages and ("legacy", "Legacy stage") not in stages
+    assert make().list_choices("pipelines") == [("default", "Sales Pipeline"), ("8675309", "Renewals")]
+
+
+@responses.activate
+def test_identity_names_the_portal_and_the_user() -> None:
+    responses.add(responses.GET, f"{API}/oauth/v1/access-tokens/token-1", json=fixture("access_token_info"))
+    assert make().identity() == Identity(account_id="12345678", user_email="admin@acme.test")
+
+
+# -- errors ---------------------------------------------------------------------------------------------------
+@responses.activate
+def test_the_daily_limit_ends_the_run_until_midnight_utc() -> None:
+    responses.add(responses.POST, SEARCH, json=fixture("rate_limit_daily"), status=429)
+    before = dt.datetime.now(dt.UTC)
+    with pytest.raises(ConnectorError) as raised:
+        make().read_page(request(ObjectType.CUSTOMERS))
+    error = raised.value
+    assert error.rate_limited and not error.permanent
+    assert error.retry_after is not None
+    midnight = dt.datetime.combine(before.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    # The next midnight UTC, not an hour or a day later.
+    assert abs(before + dt.timedelta(seconds=error.retry_after) - midnight) < dt.timedelta(minutes=1)
+
+
+@responses.activate
+def test_the_ten_second_limit_without_retry_after_waits_ten_seconds() -> None:
+    responses.add(responses.POST, SEARCH, json=fixture("rate_limit_ten_secondly"), status=429)
+    responses.add(responses.POST, SEARCH, json=one_page())
+    sleeps: list[float] = []
+    assert make(sleeps=sleeps).read_page(request(ObjectType.CUSTOMERS)).records
+    assert sleeps[0] >= 10
+
+
+@responses.activate
+def test_a_second_401_asks_for_a_reconnection() -> None:
+    responses.add(responses.POST, SEARCH, json=fixture("error_expired_token"), status=401)
+    tokens = StaticTokens()
+    with pytest.raises(ConnectorError) as raised:
+        make(tokens=tokens).read_page(request(ObjectType.CUSTOMERS))
+    assert raised.value.reconnect and tokens.refreshes == 1
+
+
+@pytest.mark.parametrize("status", [423, 477, 502, 503])
+def test_locks_migrations_and_outages_are_temporary(status: int) -> None:
+    error = make().error_from_response(status, {"status": "error", "message": "later", "category": "X"}, {})
+    assert not error.permanent and not error.reconnect
+
+
+def test_a_validation_error_is_permanent_and_keeps_hubspots_message() -> None:
+    error = make().error_from_response(400, fixture("error_validation"), {})
+    assert error.permanent and "is not valid" in error.message and error.code == "VALIDATION_ERROR"
