@@ -48,6 +48,10 @@ API_USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 TEMPORARY_CODES = frozenset(
     {"QUERY_TIMEOUT", "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "INVALID_QUERY_LOCATOR"}
 )
+# USING SCOPE values SOQL knows (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_using_scope.htm).
+SCOPES = frozenset(
+    {"delegated", "everything", "mine", "mine_and_my_groups", "my_territory", "my_team_territory", "team"}
+)
 DESCRIBE_TYPES = {
     "double": "number", "currency": "number", "int": "number", "percent": "number", "long": "number",
     "date": "date", "datetime": "datetime", "boolean": "bool", "picklist": "enumeration",
@@ -97,6 +101,8 @@ def list_view_filter(query: str, sobject: str) -> tuple[str, str] | None:
         re.IGNORECASE | re.DOTALL,
     )
     if shape is None or shape[1].lower() != sobject.lower():
+        return None
+    if shape[2] and shape[2].lower() not in SCOPES:
         return None
     where = query[shape.start(3) : shape.end(3)].strip() if shape[3] else ""
     return shape[2] or "", where
@@ -192,18 +198,14 @@ class Salesforce(Connector):
                     "Task": "AccountId", "Event": "AccountId", "EmailMessage": "RelatedToId", "Note": "ParentId"}  # fmt: skip
     # Task subtypes per Skalin kind (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_task.htm)
     TASK_SUBTYPES = {"email": "Email", "call": "Call", "note": "Task"}
-    LIST_FIELDS_OBJECT = {
-        ObjectType.CUSTOMERS: "Account",
-        ObjectType.CONTACTS: "Contact",
-        ObjectType.AGREEMENTS: "Opportunity",
-        ObjectType.INTERACTIONS: "Task",
-    }
 
     def __init__(self, http: CrmHttp) -> None:
         super().__init__(http)
         # The seam returns bodies only; the usage header is read off each response as it passes.
         self.api_usage: tuple[int, int] | None = None
         http.session.hooks.setdefault("response", []).append(self._note_api_usage)
+        # Per run (one connector serves one run): list view filters and ids, owners' emails.
+        self._view_filters: dict[tuple[str, str], tuple[str, str] | None] = {}
         self._view_ids: dict[str, set[str]] = {}
         self._user_emails: dict[str, str] = {}
 
@@ -223,7 +225,7 @@ class Salesforce(Connector):
         return Identity(str(info["organization_id"]), info.get("email") or "", info.get("name") or "")
 
     def list_fields(self, object_type: ObjectType) -> list[CrmField]:
-        describe = self.http.get(self.path(f"sobjects/{self.LIST_FIELDS_OBJECT[object_type]}/describe"))
+        describe = self.http.get(self.path(f"sobjects/{self.objects[object_type].remote_name}/describe"))
         return [
             CrmField(
                 name=field["name"],
@@ -388,10 +390,11 @@ class Salesforce(Connector):
 
     def _view_where(self, sobject: str, view_id: str) -> tuple[str, str] | None:
         # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_listviewdescribe.htm
-        describe = self.http.get(
-            self.path(f"sobjects/{sobject}/listviews/{quote(view_id, safe='')}/describe")
-        )
-        return list_view_filter(describe.get("query") or "", sobject)
+        if (sobject, view_id) not in self._view_filters:
+            path = self.path(f"sobjects/{sobject}/listviews/{quote(view_id, safe='')}/describe")
+            query = self.http.get(path).get("query") or ""
+            self._view_filters[sobject, view_id] = list_view_filter(query, sobject)
+        return self._view_filters[sobject, view_id]
 
     def _view_member_ids(self, sobject: str, view_id: str) -> set[str]:
         """Every id a list view shows, read once per connector from its results, 2000 at a time."""
@@ -489,6 +492,7 @@ class Salesforce(Connector):
             sobject, body = self._activity_body(fields, links or {})
             if external_id:
                 body = {k: v for k, v in body.items() if k != "TaskSubtype"}  # set on create only
+                sobject = "Event" if external_id.startswith("00U") else "Task"  # key prefixes
                 self.http.patch(self.path(f"sobjects/{sobject}/{external_id}"), body)
                 return external_id
             # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_sobject_create.htm (201)

@@ -27,7 +27,15 @@ from .store import org_for_token
 # The org's session timeout: Salesforce does not say it in the token response; the fake expires tokens
 # after it so that connectors meet INVALID_SESSION_ID and refresh, as with a real org.
 SESSION_SECONDS = 2 * 60 * 60
-AUTHORIZE_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge")
+AUTHORIZE_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
 
 
 def instance_url() -> str:

@@ -212,9 +212,9 @@ def seed(companies: int, random_seed: int, account_id: str | None = None) -> str
             for name in ("New Business", "Renewal")
         ]  # fmt: skip
         accounts = _accounts(seeder, companies, users)
-        for account_row in accounts:
+        for index, account_row in enumerate(accounts):
             contacts = _contacts(seeder, account_row, users)
-            _deals(seeder, account_row, record_types)
+            _deals(seeder, account_row, record_types, with_contract=index == 0)
             if account_row["Type"] != "Prospect":
                 _activities(seeder, account_row, contacts, users)
         seeder.flush()
@@ -322,7 +322,7 @@ def _contacts(seeder: Seeder, account: dict[str, Any], users: list[dict[str, Any
     return contacts
 
 
-def _deals(seeder: Seeder, account: dict[str, Any], record_types: list[str]) -> None:
+def _deals(seeder: Seeder, account: dict[str, Any], record_types: list[str], *, with_contract: bool) -> None:
     rng = seeder.rng
     won = {"Customer": rng.randint(1, 3), "Former Customer": 1, "Prospect": 0}[account["Type"]]
     stages = ["Closed Won"] * won + rng.choice([[], ["Closed Lost"], ["Negotiation/Review"]])
@@ -351,7 +351,7 @@ def _deals(seeder: Seeder, account: dict[str, Any], record_types: list[str]) -> 
         seeder.add(
             "Opportunity", props, created=close - dt.timedelta(days=rng.randint(10, 90)), modified=close
         )
-    if account["Type"] == "Customer" and rng.random() < 0.15:
+    if account["Type"] == "Customer" and (rng.random() < 0.15 or with_contract):
         start = seeder.past(600, 10).date()
         term = rng.choice([12, 24, 36])
         end_month = start.month - 1 + term
