@@ -42,13 +42,16 @@ IN, TWO, OUT, OFF = SyncMode.INPUT, SyncMode.TWO_WAYS, SyncMode.OUTPUT, SyncMode
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
 # Keep query URLs well under the ~16 KB Salesforce accepts for a GET.
 MAX_QUERY_URL = 15_000
-# Sforce-Limit-Info: api-usage=18/5000 (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm)
+# Sforce-Limit-Info: api-usage=18/5000
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm
 API_USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
-# Codes worth another try later (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm).
+# Codes worth another try later.
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
 TEMPORARY_CODES = frozenset(
     {"QUERY_TIMEOUT", "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "INVALID_QUERY_LOCATOR"}
 )
-# USING SCOPE values SOQL knows (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_using_scope.htm).
+# USING SCOPE values SOQL knows.
+# https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_using_scope.htm
 SCOPES = frozenset(
     {"delegated", "everything", "mine", "mine_and_my_groups", "my_territory", "my_team_territory", "team"}
 )
@@ -60,7 +63,8 @@ DESCRIBE_TYPES = {
 
 
 def soql_string(value: str, *, like: bool = False) -> str:
-    """A quoted SOQL literal (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_quotedstringescapes.htm)."""
+    """A quoted SOQL literal; escapes:
+    https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_quotedstringescapes.htm"""
     escaped = value.replace("\\", "\\\\").replace("'", "\\'")
     escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     if like:
@@ -183,20 +187,34 @@ class Salesforce(Connector):
         ),
         ObjectType.INTERACTIONS: ObjectSpec(ObjectType.INTERACTIONS, "Task", (IN, TWO, OUT, OFF), IN),
     }
-    # What each read selects besides the mapped fields, and which field ties it to an Account.
+    # What each read selects besides the mapped fields (object reference:
+    # https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/).
     BASE_FIELDS = {
-        "Account": ("Id", "Name", "Website", "ParentId", "SystemModstamp"),
-        "Contact": ("Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId", "SystemModstamp"),
-        "Opportunity": ("Id", "Name", "AccountId", "Amount", "CloseDate", "StageName", "IsWon", "SystemModstamp"),
-        "Contract": ("Id", "ContractNumber", "AccountId", "StartDate", "EndDate", "ContractTerm", "Status", "SystemModstamp"),
-        "Task": ("Id", "Subject", "Description", "ActivityDate", "TaskSubtype", "CallType", "WhatId", "WhoId", "AccountId", "OwnerId", "CreatedDate", "SystemModstamp"),
-        "Event": ("Id", "Subject", "Description", "StartDateTime", "WhatId", "WhoId", "AccountId", "OwnerId", "SystemModstamp"),
-        "EmailMessage": ("Id", "Subject", "TextBody", "MessageDate", "Incoming", "FromAddress", "RelatedToId", "SystemModstamp"),
-        "Note": ("Id", "Title", "Body", "ParentId", "OwnerId", "CreatedDate", "SystemModstamp"),
-    }  # fmt: skip
-    ACCOUNT_LINK = {"Account": "Id", "Contact": "AccountId", "Opportunity": "AccountId", "Contract": "AccountId",
-                    "Task": "AccountId", "Event": "AccountId", "EmailMessage": "RelatedToId", "Note": "ParentId"}  # fmt: skip
-    # Task subtypes per Skalin kind (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_task.htm)
+        sobject: tuple(names.split())
+        for sobject, names in {
+            "Account": "Id Name Website ParentId SystemModstamp",
+            "Contact": "Id FirstName LastName Email Phone Title AccountId SystemModstamp",
+            "Opportunity": "Id Name AccountId Amount CloseDate StageName IsWon SystemModstamp",
+            "Contract": "Id ContractNumber AccountId StartDate EndDate ContractTerm Status SystemModstamp",
+            "Task": "Id Subject Description ActivityDate TaskSubtype CallType WhatId WhoId AccountId OwnerId "
+            "CreatedDate SystemModstamp",
+            "Event": "Id Subject Description StartDateTime WhatId WhoId AccountId OwnerId SystemModstamp",
+            "EmailMessage": "Id Subject TextBody MessageDate Incoming FromAddress RelatedToId SystemModstamp",
+            "Note": "Id Title Body ParentId OwnerId CreatedDate SystemModstamp",
+        }.items()
+    }
+    # The field tying each object to its Account.
+    ACCOUNT_LINK = {
+        "Account": "Id",
+        "Contact": "AccountId",
+        "Opportunity": "AccountId",
+        "Contract": "AccountId",
+        "Task": "AccountId",
+        "Event": "AccountId",
+        "EmailMessage": "RelatedToId",
+        "Note": "ParentId",
+    }
+    # Task subtypes per Skalin kind (Task.TaskSubtype in the object reference).
     TASK_SUBTYPES = {"email": "Email", "call": "Call", "note": "Task"}
 
     def __init__(self, http: CrmHttp) -> None:
@@ -256,7 +274,7 @@ class Salesforce(Connector):
         if kind == "pipelines":
             soql = "SELECT Id, Name FROM RecordType WHERE SobjectType = 'Opportunity' AND IsActive = true"
             return [(row["Id"], row["Name"]) for row in self._query_all(soql)]
-        raise ValueError(f"Salesforce has no choices named {kind!r}.")
+        raise LookupError(f"Salesforce has no choice list {kind!r}.")
 
     def find_customers(self, text: str, limit: int = 20) -> list[Record]:
         """Accounts whose name contains `text`, for "Why isn't this customer in Skalin?"."""

@@ -208,9 +208,18 @@ def seed(companies: int, random_seed: int, account_id: str | None = None) -> str
         users = _users(seeder, account.user_email)
         _list_views(seeder)
         record_types = [
-            seeder.add("RecordType", {"Name": name, "DeveloperName": name.replace(" ", "_"), "SobjectType": "Opportunity", "IsActive": True}, created=seeder.past(2000, 1500))
+            seeder.add(
+                "RecordType",
+                {
+                    "Name": name,
+                    "DeveloperName": name.replace(" ", "_"),
+                    "SobjectType": "Opportunity",
+                    "IsActive": True,
+                },
+                created=seeder.past(2000, 1500),
+            )
             for name in ("New Business", "Renewal")
-        ]  # fmt: skip
+        ]
         accounts = _accounts(seeder, companies, users)
         for index, account_row in enumerate(accounts):
             contacts = _contacts(seeder, account_row, users)
@@ -218,7 +227,10 @@ def seed(companies: int, random_seed: int, account_id: str | None = None) -> str
             if account_row["Type"] != "Prospect":
                 _activities(seeder, account_row, contacts, users)
         seeder.flush()
-    counts = ", ".join(f"{seeder.created[name]} {name}" for name in ("Account", "Contact", "Opportunity", "Contract", "Task", "Event", "EmailMessage", "Note"))  # fmt: skip
+    counts = ", ".join(
+        f"{seeder.created[name]} {name}"
+        for name in ("Account", "Contact", "Opportunity", "Contract", "Task", "Event", "EmailMessage", "Note")
+    )
     return f"org {org}: {counts} (log in as {account.user_email})"
 
 
@@ -226,7 +238,14 @@ def _users(seeder: Seeder, admin_email: str) -> list[dict[str, Any]]:
     users: list[dict[str, Any]] = []
     for index, (first, last) in enumerate(USERS):
         email = admin_email if index == 0 else f"{first}.{last}@sandbox-salesforce.test".lower()
-        props: dict[str, Any] = {"Username": email, "Name": f"{first} {last}", "FirstName": first, "LastName": last, "Email": email, "IsActive": True}  # fmt: skip
+        props: dict[str, Any] = {
+            "Username": email,
+            "Name": f"{first} {last}",
+            "FirstName": first,
+            "LastName": last,
+            "Email": email,
+            "IsActive": True,
+        }
         props["Id"] = seeder.add("User", props, created=seeder.past(2000, 1500))
         users.append(props)
     return users
@@ -276,17 +295,21 @@ def _accounts(seeder: Seeder, companies: int, users: list[dict[str, Any]]) -> li
             "ParentId": parent,
             "Website": website,
             "Industry": rng.choice(INDUSTRIES),
-            "Phone": f"+33 1 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}" if rng.random() < 0.7 else None,
+            "Phone": f"+33 1 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(1000, 9999)}"
+            if rng.random() < 0.7
+            else None,
             "BillingCity": rng.choice(["Paris", "Lyon", "Berlin", "London", "Tokyo", None]),
             "BillingCountry": rng.choice(COUNTRIES),
             "NumberOfEmployees": rng.choice([5, 12, 48, 150, 900, 12000, None]),
             "AnnualRevenue": rng.choice([None, 250000.0, 1200000.0, 35000000.0]),
-            "Description": rng.choice([None, "Key account", "Churn risk flagged by support\nsee ticket #123"]),
+            "Description": rng.choice(
+                [None, "Key account", "Churn risk flagged by support\nsee ticket #123"]
+            ),
             "OwnerId": rng.choice(users)["Id"],
             "CSM__c": rng.choice(users[1:])["Id"] if rng.random() < 0.7 else None,
             "Skalin_Healthscore__c": None,
             "Skalin_CSM_Pulse__c": None,
-        }  # fmt: skip
+        }
         props["Id"] = seeder.add(
             "Account", props, created=created, modified=seeder.between(created, seeder.anchor)
         )
@@ -344,10 +367,12 @@ def _deals(seeder: Seeder, account: dict[str, Any], record_types: list[str], *, 
             "RecordTypeId": record_types[0 if number == 0 else 1],
             "OwnerId": account["OwnerId"],
             "Contract_Start__c": start.isoformat() if stage == "Closed Won" else None,
-            "Contract_End__c": (start.replace(year=start.year + 1) - dt.timedelta(days=1)).isoformat() if stage == "Closed Won" and rng.random() < 0.8 and not (start.month == 2 and start.day == 29) else None,
+            "Contract_End__c": (start + dt.timedelta(days=364)).isoformat()
+            if stage == "Closed Won" and rng.random() < 0.8
+            else None,
             "Notice_Months__c": rng.choice([1.0, 2.0, 3.0, None]),
             "Tacit_Renewal__c": rng.random() < 0.6,
-        }  # fmt: skip
+        }
         seeder.add(
             "Opportunity", props, created=close - dt.timedelta(days=rng.randint(10, 90)), modified=close
         )
@@ -382,20 +407,27 @@ def _activities(
         contact = rng.choice(contacts) if contacts and rng.random() < 0.8 else None
         owner = rng.choice(users)
         subject = rng.choice(SUBJECTS)
-        common = {"WhatId": account["Id"], "WhoId": contact["Id"] if contact else None, "AccountId": account["Id"], "OwnerId": owner["Id"]}  # fmt: skip
+        common = {
+            "WhatId": account["Id"],
+            "WhoId": contact["Id"] if contact else None,
+            "AccountId": account["Id"],
+            "OwnerId": owner["Id"],
+        }
         kind = rng.choice(["email", "call", "task", "meeting", "message", "note"])
         if kind in ("email", "call", "task"):
             props = {
                 **common,
                 "Subject": {"email": f"Email: {subject}", "call": f"Call: {subject}", "task": subject}[kind],
-                "Description": rng.choice(["", "Discussed next steps.", "<p>HTML <b>body</b></p>", "Long notes. " * 400]),
+                "Description": rng.choice(
+                    ["", "Discussed next steps.", "<p>HTML <b>body</b></p>", "Long notes. " * 400]
+                ),
                 "ActivityDate": when.date().isoformat(),
                 "Status": "Completed",
                 "Priority": "Normal",
                 "TaskSubtype": {"email": "Email", "call": "Call", "task": "Task"}[kind],
                 "CallType": rng.choice(["Inbound", "Outbound"]) if kind == "call" else None,
                 "CallDurationInSeconds": rng.randint(60, 3600) if kind == "call" else None,
-            }  # fmt: skip
+            }
             seeder.add("Task", props, created=when)
         elif kind == "meeting":
             minutes = rng.choice([30, 45, 60])
@@ -409,7 +441,7 @@ def _activities(
                 "DurationInMinutes": minutes,
                 "ActivityDate": when.date().isoformat(),
                 "Location": rng.choice([None, "Zoom", "Client office"]),
-            }  # fmt: skip
+            }
             seeder.add("Event", props, created=when - dt.timedelta(days=2))
         elif kind == "message":
             incoming = rng.random() < 0.5

@@ -447,6 +447,25 @@ def test_the_seed_is_messy_repeatable_and_idempotent(org):
         assert records(org, sobject).exists(), sobject
     assert "nothing added" in seed(companies=30, random_seed=3)
     assert records(org, "Account").count() == 30
+    seed(companies=30, random_seed=3, account_id="00D0000000000XY")
+    again = [r.properties for r in records("00D0000000000XY", "Account")]
+    assert [(r["Name"], r["Type"], r["Website"]) for r in again] == [
+        (r["Name"], r["Type"], r["Website"]) for r in rows
+    ]
+    assert not {r["Id"] for r in again} & set(by_id)
+
+
+def test_a_deleted_record_leaves_query_but_not_query_all(client, org, token):
+    contact = records(org, "Contact").first()
+    assert contact is not None
+    deleted = client.delete(
+        f"{API}/sobjects/Contact/{contact.external_id}", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert deleted.status_code == 204
+    query = f"SELECT Id, IsDeleted FROM Contact WHERE Id = '{contact.external_id}'"
+    assert soql(client, token, query).json()["totalSize"] == 0
+    every = get(client, token, "queryAll", {"q": query}).json()
+    assert [r["IsDeleted"] for r in every["records"]] == [True]
 
 
 # -- end to end ------------------------------------------------------------------------------------------
