@@ -106,6 +106,10 @@ def _moment(value: Any) -> dt.datetime | None:
         return None
 
 
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _stamp(raw: dict[str, Any]) -> int | None:
     moment = _moment((raw.get("properties") or {}).get("hs_lastmodifieddate"))
     return _ms(moment) if moment else None
@@ -130,19 +134,12 @@ class HubSpot(Connector):
         authorize_path="/oauth/authorize",
         token_url_setting="api_url",
         token_path="/oauth/v1/token",
-        scopes=tuple(
-            [
-                "crm.objects.companies.read",
-                "crm.objects.companies.write",
-                "crm.objects.contacts.read",
-                "crm.objects.contacts.write",
-                "crm.objects.deals.read",
-                "crm.schemas.companies.write",
-                "sales-email-read",
-                "oauth",
-            ]
+        scopes=(
+            "crm.objects.companies.read", "crm.objects.companies.write", "crm.objects.contacts.read",
+            "crm.objects.contacts.write", "crm.objects.deals.read", "crm.schemas.companies.write",
+            "sales-email-read", "oauth",
         ),
-    )
+    )  # fmt: skip
     requirements = "HubSpot Super Admin (keep it permanently: pushes fail silently without it)"
     creates_output_fields = True
     objects: ClassVar[dict[ObjectType, ObjectSpec]] = {
@@ -160,7 +157,7 @@ class HubSpot(Connector):
         ),
         ObjectType.AGREEMENTS: ObjectSpec(
             ObjectType.AGREEMENTS, "deals", (SyncMode.INPUT, SyncMode.DISABLED), SyncMode.DISABLED,
-            {"name": "dealname", "amount": "amount", "start_date": "closedate"},
+            {"plan_name": "dealname", "amount": "amount", "start_date": "closedate"},
             f"{DOCS}/crm-deals-v3/guide",
         ),
         ObjectType.INTERACTIONS: ObjectSpec(
@@ -170,24 +167,11 @@ class HubSpot(Connector):
         ),
     }  # fmt: skip
     company_fields = ("name", "domain", "lifecyclestage", "hs_parent_company_id", "hs_lastmodifieddate")
-    contact_fields = (
-        "email",
-        "firstname",
-        "lastname",
-        "phone",
-        "jobtitle",
-        "hs_buying_role",
-        "lastmodifieddate",
-    )
-    deal_fields = (
-        "dealname",
-        "amount",
-        "closedate",
-        "dealstage",
-        "pipeline",
-        "hs_is_closed_won",
-        "hs_lastmodifieddate",
-    )
+    # Read on every page besides the mapped fields.
+    contact_fields = ("email", "firstname", "lastname", "phone", "jobtitle", "hs_buying_role",
+                      "associatedcompanyid", "lastmodifieddate")  # fmt: skip
+    deal_fields = ("dealname", "amount", "closedate", "dealstage", "pipeline", "hs_is_closed_won",
+                   "hs_lastmodifieddate")  # fmt: skip
 
     _won_stages: set[str] | None = None
 
@@ -207,15 +191,18 @@ class HubSpot(Connector):
 
     @staticmethod
     def _crm_field(prop: dict[str, Any]) -> CrmField:
-        meta = prop.get("modificationMetadata") or {}
-        kind = prop.get("type", "string")
+        meta, kind, options = (
+            prop.get("modificationMetadata") or {},
+            prop.get("type", "string"),
+            prop.get("options") or [],
+        )
         return CrmField(
             name=prop["name"],
             label=prop.get("label") or prop["name"],
             type=kind
             if kind in ("string", "number", "date", "datetime", "enumeration", "bool")
             else "string",
-            options=tuple((o["value"], o.get("label") or o["value"]) for o in prop.get("options") or []),
+            options=tuple((o["value"], o.get("label") or o["value"]) for o in options if not o.get("hidden")),
             writable=not (meta.get("readOnlyValue") or prop.get("calculated")),
         )
 
@@ -267,16 +254,12 @@ class HubSpot(Connector):
         else:
             position = SearchPosition(floor=_ms(request.since) if request.since else None)
         properties = ["hs_lastmodifieddate"] if request.ids_only else [*self.company_fields, *request.fields]
+        sort = "hs_object_id" if position.tie else "hs_lastmodifieddate"
         body = self.http.post(
             "/crm/v3/objects/companies/search",
             {
                 "filterGroups": [{"filters": self._company_filters(request.options, position)}],
-                "sorts": [
-                    {
-                        "propertyName": "hs_object_id" if position.tie else "hs_lastmodifieddate",
-                        "direction": "ASCENDING",
-                    }
-                ],  # fmt: skip
+                "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
                 "properties": list(dict.fromkeys(properties)),
                 "limit": SEARCH_LIMIT,
                 "after": str(position.after),
@@ -350,15 +333,18 @@ class HubSpot(Connector):
     def _contacts(self, request: ReadRequest, companies: list[str]) -> list[Record]:
         by_contact = self._linked(companies, "contacts")
         properties = list(dict.fromkeys([*self.contact_fields, *request.fields]))
-        return [
-            Record(
-                external_id=str(raw["id"]),
-                fields=dict(raw.get("properties") or {}),
-                modified_at=_moment((raw.get("properties") or {}).get("lastmodifieddate")),
-                links={"customers": by_contact[str(raw["id"])]},
-            )
-            for raw in self._batch_read("contacts", list(by_contact), properties)
-        ]
+        scope = set(request.scope_ids or ())
+        records = []
+        for raw in self._batch_read("contacts", list(by_contact), properties):
+            props = raw.get("properties") or {}
+            # A contact of several synced companies shows up once per page of companies: its primary company
+            # leads the links on every page, so it lands on the same customer each time.
+            primary = str(props.get("associatedcompanyid") or "")
+            linked = by_contact[str(raw["id"])]
+            customers = [primary, *(c for c in linked if c != primary)] if primary in scope else linked
+            modified = _moment(props.get("lastmodifieddate"))
+            records.append(Record(str(raw["id"]), dict(props), modified, {"customers": customers}))
+        return records
 
     def _deals(self, request: ReadRequest, companies: list[str]) -> list[Record]:
         by_deal = self._linked(companies, "deals")
@@ -395,7 +381,7 @@ class HubSpot(Connector):
                 fields = {
                     "subject": props.get(spec.subject) or "" if spec.subject else "",
                     "body": props.get(spec.body) or "",
-                    "occurred_at": occurred.isoformat().replace("+00:00", "Z") if occurred else "",
+                    "occurred_at": _iso(occurred) if occurred else "",
                     "direction": direction,
                     "author_email": props.get("hs_email_from_email") or "" if direction == "outgoing" else "",
                 }
@@ -481,7 +467,7 @@ class HubSpot(Connector):
         spec = ENGAGEMENTS[kind]
         subject, body = fields.get("subject") or "", fields.get("body") or ""
         occurred = _moment(fields.get("occurred_at")) or dt.datetime.now(dt.UTC)
-        properties: dict[str, Any] = {"hs_timestamp": occurred.isoformat().replace("+00:00", "Z")}
+        properties: dict[str, Any] = {"hs_timestamp": _iso(occurred)}
         if spec.subject:
             properties[spec.subject] = subject
         elif subject:  # notes have no title: it leads the body

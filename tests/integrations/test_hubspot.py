@@ -279,6 +279,27 @@ def test_contacts_of_the_synced_companies_come_with_their_company() -> None:
 
 
 @responses.activate
+def test_a_contact_leads_with_its_primary_company_when_that_one_is_synced_too() -> None:
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        json=fixture("associations_companies_contacts"),
+        status=207,
+    )
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        json=fixture("associations_companies_contacts_more"),
+    )
+    responses.add(
+        responses.POST, f"{API}/crm/v3/objects/contacts/batch/read", json=fixture("contacts_batch_read")
+    )
+    scope = ["101", "102", "103", *(str(n) for n in range(900, 997)), "555"]  # 555 falls on the next page
+    page = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope))
+    assert {r.external_id: r.links["customers"] for r in page.records}["204"] == ["555", "101"]
+
+
+@responses.activate
 def test_an_incremental_contact_read_keeps_the_contacts_changed_since() -> None:
     responses.add(
         responses.POST,
