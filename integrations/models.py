@@ -54,6 +54,8 @@ class Connection(models.Model):
     remote_user_email = models.CharField(max_length=254, blank=True)
     encrypted_tokens = models.TextField(blank=True)
     token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set by the worker refreshing the token (a conditional UPDATE), so that only one does at a time.
+    token_refresh_claimed_until = models.DateTimeField(null=True, blank=True)
     # Where the provider said this account's API lives (Salesforce instance_url...), checked on arrival.
     base_url = models.URLField(max_length=300, blank=True)
     owns_customer_id = models.BooleanField(default=False)
@@ -197,6 +199,8 @@ class SyncRun(models.Model):
     churned = models.PositiveIntegerField(default=0)
     pushed = models.PositiveIntegerField(default=0)
     api_calls = models.PositiveIntegerField(default=0)
+    # The same counters per object: {"customers": {"created": 3, ...}, "contacts": {...}}.
+    by_object = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     resume_at = models.DateTimeField(null=True, blank=True)

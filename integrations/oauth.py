@@ -10,14 +10,18 @@ import base64
 import datetime as dt
 import hashlib
 import logging
+import os
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from oauthlib.oauth2 import OAuth2Error
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
@@ -32,6 +36,8 @@ STATE_TTL = dt.timedelta(minutes=15)
 # Refresh when less than this share of the token's life is left (crm-apis.md §8: at about 80 % of TTL).
 REFRESH_AT_REMAINING = 0.2
 SESSION_PREFIX = "oauth:"
+# How long a refresh may take before another worker may claim it again.
+REFRESH_WAIT_SECONDS = 30
 
 
 class OAuthFlowError(Exception):
@@ -74,6 +80,30 @@ def host_allowed(crm: str, url: str) -> bool:
     return any(host.endswith(suffix) for suffix in settings.CRM_ALLOWED_HOST_SUFFIXES.get(crm, []))
 
 
+def _is_sandbox(url: str) -> bool:
+    if not settings.SANDBOX_ENABLED:
+        return False
+    sandbox, target = urlsplit(settings.SANDBOX_BASE_URL), urlsplit(url)
+    return (sandbox.scheme, sandbox.netloc) == (target.scheme, target.netloc)
+
+
+@contextmanager
+def _transport_for(url: str) -> Iterator[None]:
+    """oauthlib insists on HTTPS, rightly; the local sandbox (on only when enabled) speaks plain HTTP."""
+    if not _is_sandbox(url) or url.startswith("https://"):
+        yield
+        return
+    previous = os.environ.get("OAUTHLIB_INSECURE_TRANSPORT")
+    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+        else:
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = previous
+
+
 def _pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(64)[:96]
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -109,7 +139,8 @@ def oauth_start(
         redirect_uri=redirect_uri,
         scope=spec.scope_separator.join(spec.scopes),
     )
-    url, _ = oauth.authorization_url(authorize_url(spec, crm), state=state, **extra)
+    with _transport_for(authorize_url(spec, crm)):
+        url, _ = oauth.authorization_url(authorize_url(spec, crm), state=state, **extra)
     session[SESSION_PREFIX + crm] = {
         "state": state,
         "verifier": verifier,
@@ -152,14 +183,15 @@ def oauth_finish(*, session: Any, connector: type[Connector], params: dict[str, 
     oauth = OAuth2Session(conf["client_id"], redirect_uri=pending["redirect_uri"])
     extra: dict[str, Any] = {"code_verifier": pending["verifier"]} if spec.pkce else {}
     try:
-        token = oauth.fetch_token(
-            token_url(spec, crm),
-            code=params["code"],
-            client_secret=conf["client_secret"],
-            include_client_id=spec.client_auth == "body",
-            timeout=settings.CRM_HTTP_TIMEOUT,
-            **extra,
-        )
+        with _transport_for(token_url(spec, crm)):
+            token = oauth.fetch_token(
+                token_url(spec, crm),
+                code=params["code"],
+                client_secret=conf["client_secret"],
+                include_client_id=spec.client_auth == "body",
+                timeout=settings.CRM_HTTP_TIMEOUT,
+                **extra,
+            )
     except (OAuth2Error, requests.RequestException, ValueError) as failure:
         raise OAuthFlowError(f"{connector.label} refused the sign-in: {failure}") from failure
     base_url = ""
@@ -219,43 +251,66 @@ class ConnectionTokens:
         return (self._expires_at - now).total_seconds() < life * REFRESH_AT_REMAINING
 
     def refresh(self, proactive: bool = False) -> str:
-        revoked = ""
-        with transaction.atomic():
-            connection = Connection.objects.select_for_update().get(pk=self.connection_id)
+        """One refresh per connection at a time (R9): a conditional UPDATE claims the refresh, so no
+        database lock is held while the provider answers; the others wait for the new token."""
+        deadline = time.monotonic() + REFRESH_WAIT_SECONDS
+        while True:
+            connection = Connection.objects.get(pk=self.connection_id)
             stored = connection.tokens
             if stored.get("access_token") and stored["access_token"] != self._access:
-                # Another worker refreshed while we waited for the row: use its token.
+                # Another worker refreshed meanwhile: use its token.
                 self._remember(connection, stored)
                 if not proactive or not self._due():
                     return self._access
             if not stored.get("refresh_token"):
-                revoked = "No refresh token is stored."
-            else:
-                spec = self.connector.oauth
-                conf = crm_settings(self.connector.key)
-                try:
-                    token = OAuth2Session(conf["client_id"]).refresh_token(
-                        token_url(spec, self.connector.key),
-                        refresh_token=stored["refresh_token"],
-                        client_id=conf["client_id"],
-                        client_secret=conf["client_secret"],
-                        timeout=settings.CRM_HTTP_TIMEOUT,
-                    )
-                except InvalidGrantError:
-                    revoked = f"{self.connector.label} revoked the access (invalid_grant)."
-                except (OAuth2Error, requests.RequestException, ValueError) as failure:
-                    raise ConnectorError(
-                        f"Could not refresh the {self.connector.label} token: {failure}"
-                    ) from failure
-                else:
-                    tokens = _token_fields(token, previous=stored)
-                    connection.set_tokens(tokens, expires_at=_expires_at(token))
-                    connection.save(update_fields=["encrypted_tokens", "token_expires_at", "updated_at"])
-                    self._remember(connection, tokens)
-                    return self._access
-        # Outside the transaction, so the new status is kept although we raise.
-        connection_mark_reconnect_needed(connection_id=self.connection_id, reason=revoked)
-        raise ConnectorError(revoked, reconnect=True)
+                connection_mark_reconnect_needed(
+                    connection_id=self.connection_id, reason="No refresh token is stored."
+                )
+                raise ConnectorError("No refresh token is stored.", reconnect=True)
+            now = timezone.now()
+            claimed = (
+                Connection.objects.filter(pk=self.connection_id)
+                .filter(Q(token_refresh_claimed_until__isnull=True) | Q(token_refresh_claimed_until__lt=now))
+                .update(token_refresh_claimed_until=now + dt.timedelta(seconds=REFRESH_WAIT_SECONDS))
+            )
+            if claimed:
+                break
+            if time.monotonic() > deadline:
+                raise ConnectorError(f"Another worker is still refreshing the {self.connector.label} token.")
+            time.sleep(0.5)
+        try:
+            return self._refresh_claimed(stored)
+        finally:
+            Connection.objects.filter(pk=self.connection_id).update(token_refresh_claimed_until=None)
+
+    def _refresh_claimed(self, stored: dict[str, Any]) -> str:
+        spec = self.connector.oauth
+        conf = crm_settings(self.connector.key)
+        url = token_url(spec, self.connector.key)
+        try:
+            with _transport_for(url):
+                token = OAuth2Session(conf["client_id"]).refresh_token(
+                    url,
+                    refresh_token=stored["refresh_token"],
+                    client_id=conf["client_id"],
+                    client_secret=conf["client_secret"],
+                    timeout=settings.CRM_HTTP_TIMEOUT,
+                )
+        except InvalidGrantError:
+            reason = f"{self.connector.label} revoked the access (invalid_grant)."
+            connection_mark_reconnect_needed(connection_id=self.connection_id, reason=reason)
+            raise ConnectorError(reason, reconnect=True) from None
+        except (OAuth2Error, requests.RequestException, ValueError) as failure:
+            raise ConnectorError(
+                f"Could not refresh the {self.connector.label} token: {failure}"
+            ) from failure
+        # A rotated refresh token is stored at once; a response without one keeps the old.
+        tokens = _token_fields(token, previous=stored)
+        connection = Connection.objects.get(pk=self.connection_id)
+        connection.set_tokens(tokens, expires_at=_expires_at(token))
+        connection.save(update_fields=["encrypted_tokens", "token_expires_at", "updated_at"])
+        self._remember(connection, tokens)
+        return self._access
 
     def _remember(self, connection: Connection, tokens: dict[str, Any]) -> None:
         self._access = tokens.get("access_token", "")

@@ -6,6 +6,7 @@ partial."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -184,6 +185,14 @@ def push_interactions(ctx: RunContext, setting: ObjectSetting) -> None:
         heartbeat(ctx)
 
 
+def same_value(read: Any, sent: Any) -> bool:
+    """What the CRM reads back equals what we sent, numbers compared as numbers (4 == "4.0")."""
+    try:
+        return Decimal(str(read)) == Decimal(str(sent))
+    except (InvalidOperation, ValueError):
+        return str(read) == str(sent)
+
+
 SCORE_FIELDS = (("health_score", "Healthscore"), ("csm_pulse", "CSM Pulse"))
 
 
@@ -233,7 +242,7 @@ def push_scores(ctx: RunContext) -> None:
                 raise
             ignored.append(f"{customer.name}: {error.message}")
             continue
-        missed = [name for name, value in changes.items() if str(landed.get(name)) != str(value)]
+        missed = [name for name, value in changes.items() if not same_value(landed.get(name), value)]
         if missed:
             ignored.append(f"{customer.name}: {', '.join(missed)} did not change")
             continue

@@ -15,7 +15,7 @@ from django.db import transaction
 from customers.models import CustomerSource
 from workspaces.models import Workspace
 
-from .base import Connector
+from .base import Connector, Identity
 from .http import CrmHttp
 from .models import Connection, FieldDirection, FieldMapping, ObjectSetting, ObjectType, SyncMode
 from .oauth import ConnectionTokens, OAuthResult
@@ -48,13 +48,21 @@ class _FixedTokens:
         return self.access
 
 
-@transaction.atomic
 def connection_connect(*, workspace: Workspace, crm: str, result: OAuthResult, user: Any) -> Connection:
     """Store a completed sign-in. Reconnecting swaps the credentials of the same connection (links and
     cursors stay); signing in to another CRM account than the connection's is refused."""
     cls = connector_class(crm)
     base = result.base_url or api_base_url(Connection(crm=crm))
+    # Asked before the transaction: no database lock is held while the CRM answers.
     identity = cls(CrmHttp(base_url=base, tokens=_FixedTokens(result.tokens["access_token"]))).identity()
+    with transaction.atomic():
+        return _store_connection(workspace=workspace, crm=crm, result=result, user=user, identity=identity)
+
+
+def _store_connection(
+    *, workspace: Workspace, crm: str, result: OAuthResult, user: Any, identity: Identity
+) -> Connection:
+    cls = connector_class(crm)
     connection: Connection | None = None
     if result.connection_id:
         connection = (

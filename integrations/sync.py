@@ -49,6 +49,7 @@ class RunContext:
     # External ids of customers first linked in this run: their contacts & co. are read in full.
     new_customer_ids: list[str] = field(default_factory=list)
     scores_only_for: list[int] | None = None
+    object_type: str = ""
 
     @property
     def workspace(self) -> Workspace:
@@ -59,7 +60,11 @@ class RunContext:
         return Actor.for_sync_run(self.run.pk, self.connection.get_crm_display())
 
     def count(self, name: str, amount: int = 1) -> None:
+        if not amount:
+            return
         setattr(self.run, name, getattr(self.run, name) + amount)
+        per_object = self.run.by_object.setdefault(self.object_type or "scores", {})
+        per_object[name] = per_object.get(name, 0) + amount
 
     def warn(self, message: str) -> None:
         if message not in self.run.warnings and len(self.run.warnings) < 200:
@@ -138,12 +143,14 @@ def sync_connection(
             setting = settings.get(object_type)
             if setting is None or setting.mode == SyncMode.DISABLED:
                 continue
+            ctx.object_type = object_type
             if setting.mode in (SyncMode.INPUT, SyncMode.TWO_WAYS) and object_type in PULLERS:
                 ctx.progress(f"Reading {object_type}...")
                 PULLERS[object_type](ctx, setting)
             if setting.mode in (SyncMode.TWO_WAYS, SyncMode.OUTPUT) and object_type in PUSHERS:
                 ctx.progress(f"Writing {object_type} to the CRM...")
                 PUSHERS[object_type](ctx, setting)
+        ctx.object_type = "scores"
         push_scores(ctx)
         if ctx.partial_reasons:
             status = SyncRun.Status.PARTIAL

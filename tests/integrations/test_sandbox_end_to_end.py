@@ -1,0 +1,143 @@
+"""Connect me, the first sync, a change in the CRM and a Pulse pushed back: the whole path over real HTTP,
+against the sandbox CRMs served by a live server."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.test import Client
+from django.urls import reverse
+
+from customers.models import Customer, CustomerSource
+from integrations.models import Connection, ObjectType, SyncRun
+from integrations.services import object_setting_update
+from integrations.sync import sync_connection
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from workspaces.models import Role
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sandbox(settings, live_server):
+    settings.SANDBOX_ENABLED = True
+    settings.SANDBOX_BASE_URL = live_server.url
+    settings.CRM_SETTINGS = {
+        "hubspot": {
+            "api_url": f"{live_server.url}/sandbox/hubspot",
+            "auth_url": f"{live_server.url}/sandbox/hubspot-app",
+            "client_id": "hs-client",
+            "client_secret": "hs-secret",
+        },
+        "salesforce": {
+            "login_url": f"{live_server.url}/sandbox/salesforce-login",
+            "client_id": "sf-client",
+            "client_secret": "sf-secret",
+            "api_version": "v60.0",
+        },
+    }
+    settings.CRM_MAX_INLINE_WAIT_SECONDS = 0
+    return live_server
+
+
+@pytest.fixture
+def admin_client():
+    workspace = WorkspaceFactory(name="E2E SaaS")
+    membership = MembershipFactory(
+        workspace=workspace, role=Role.ADMIN, user=UserFactory(email="admin@e2e.test")
+    )
+    client = Client()
+    client.force_login(membership.user)
+    return client, workspace
+
+
+def connect_through_the_browser_flow(client: Client, crm: str) -> Connection:
+    """What a person does: Connect me, Allow on the CRM's page, and back to Skalin's callback."""
+    start = client.post(reverse("integrations:connect", args=[crm]))
+    assert start.status_code == 302, start.content
+    authorize_url = start["Location"]
+    with requests.Session() as browser:
+        page = browser.get(authorize_url, timeout=10)
+        assert page.status_code == 200 and "Allow" in page.text
+        query = {key: values[0] for key, values in parse_qs(urlsplit(authorize_url).query).items()}
+        allowed = browser.post(
+            authorize_url.split("?")[0],
+            data={**query, "decision": "allow"},
+            allow_redirects=False,
+            timeout=10,
+        )
+    assert allowed.status_code in (302, 303), allowed.text[:300]
+    callback = urlsplit(allowed.headers["Location"])
+    done = client.get(callback.path, {k: v[0] for k, v in parse_qs(callback.query).items()})
+    assert done.status_code == 302, done.content.decode()[:500]
+    return Connection.objects.get(crm=crm)
+
+
+def test_salesforce_connect_sync_change_and_push_back(sandbox, admin_client):
+    from sandbox.salesforce.schema import DEFAULT_ORG
+    from sandbox.salesforce.seed import seed
+    from sandbox.salesforce.store import records
+
+    seed(companies=25, random_seed=3)
+    client, workspace = admin_client
+    connection = connect_through_the_browser_flow(client, "salesforce")
+    assert connection.remote_account_id == DEFAULT_ORG
+    assert connection.base_url == f"{sandbox.url}/sandbox/salesforce"
+
+    views = {label: view_id for view_id, label in _connector(connection).list_choices("account_list_views")}
+    object_setting_update(
+        connection=connection,
+        object_type=ObjectType.CUSTOMERS,
+        mode="input",
+        options={
+            "selection": {"list_view_id": views["Customers"]},
+            "churn_on_absence": True,
+            "data_back": {
+                "enabled": True,
+                "health_score": "Skalin_Healthscore__c",
+                "csm_pulse": "Skalin_CSM_Pulse__c",
+            },
+        },
+        mappings=[
+            {"local_field": "name", "remote_field": "Name"},
+            {"local_field": "domain", "remote_field": "Website"},
+            {"local_field": "ref_id", "remote_field": "@id"},
+        ],
+    )
+    client.post(reverse("integrations:set_status", args=[connection.pk, "enable"]))
+
+    first = sync_connection(connection_id=connection.pk)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.errors
+    customers = [a for a in records(DEFAULT_ORG, "Account") if a.properties.get("Type") == "Customer"]
+    counted = first.by_object["customers"]
+    assert counted.get("created", 0) + counted.get("quarantined", 0) == len(customers)
+    assert Customer.objects.filter(workspace=workspace).count() == counted["created"]
+    assert CustomerSource.objects.filter(source="salesforce").count() == counted["created"]
+
+    # A change in Salesforce shows up at the next run.
+    account = customers[0]
+    _patch(connection, "Account", account.properties["Id"], {"Name": "Renamed in Salesforce"})
+    second = sync_connection(connection_id=connection.pk)
+    assert second.by_object["customers"].get("updated") == 1, second.errors
+    assert Customer.objects.filter(workspace=workspace, name="Renamed in Salesforce").exists()
+
+    # A Pulse set in Skalin lands on the Salesforce account.
+    customer = Customer.objects.get(workspace=workspace, name="Renamed in Salesforce")
+    Customer.objects.filter(pk=customer.pk).update(csm_pulse=4)
+    third = sync_connection(connection_id=connection.pk)
+    assert third.status == SyncRun.Status.SUCCEEDED, third.errors
+    account.refresh_from_db()
+    assert float(account.properties["Skalin_CSM_Pulse__c"]) == 4
+
+
+def _connector(connection):
+    from integrations.services import connector_for
+
+    return connector_for(connection)
+
+
+def _patch(connection, sobject, record_id, fields):
+    connector = _connector(connection)
+    connector.http.patch(f"/services/data/v60.0/sobjects/{sobject}/{record_id}", json=fields)
