@@ -246,7 +246,7 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 def search(object_type: str, body: dict[str, Any]) -> tuple[list[SandboxRecord], int, int]:
     """POST /crm/v3/objects/{type}/search -> (page rows, total, after)."""
-    limit, after = _int(body.get("limit", 10), "limit"), _int(body.get("after") or 0, "after")
+    limit, after = as_int(body.get("limit", 10), "limit"), as_int(body.get("after") or 0, "after")
     if not 0 < limit <= SEARCH_MAX_LIMIT:
         raise ApiError(400, f"limit must be between 1 and {SEARCH_MAX_LIMIT}, got {limit}.")
     if after + limit > SEARCH_CAP:
@@ -288,7 +288,7 @@ def search(object_type: str, body: dict[str, Any]) -> tuple[list[SandboxRecord],
     return rows[after : after + limit], len(rows), after
 
 
-def _int(value: Any, name: str) -> int:
+def as_int(value: Any, name: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -43,6 +43,7 @@ from ..models import (
 from . import schema
 from .store import (
     ApiError,
+    as_int,
     association_json,
     association_pair,
     associations_of,
@@ -307,7 +308,7 @@ def objects(request: HttpRequest, object_type: str) -> HttpResponse:
     name = object_name(object_type)
     if request.method == "POST":
         return _create(name, _body(request))
-    limit = min(int(request.GET.get("limit") or 10), LIST_LIMIT)
+    limit = min(as_int(request.GET.get("limit") or 10, "limit"), LIST_LIMIT)
     archived = request.GET.get("archived") == "true"
     rows = SandboxRecord.objects.filter(crm=schema.CRM, object_type=name, archived=archived).order_by("id")
     if after := request.GET.get("after"):
@@ -336,13 +337,14 @@ def _create(name: str, body: dict[str, Any]) -> HttpResponse:
     for item in body.get("associations") or []:
         target = str((item.get("to") or {}).get("id", ""))
         for kind in item.get("types") or []:
-            ends = schema.TYPE_ENDS.get(int(kind.get("associationTypeId", 0)))
+            type_id = as_int(kind.get("associationTypeId"), "associationTypeId")
+            ends = schema.TYPE_ENDS.get(type_id)
             if ends is None or ends[0] != name:
                 raise ApiError(400, f"association type {kind.get('associationTypeId')} is not valid from {name}.",
                                subCategory="crm.associations.INVALID_ASSOCIATION_TYPE")  # fmt: skip
             if not records(ends[1]).filter(external_id=target).exists():
                 raise ApiError(400, f"No {ends[1][:-1]} with id {target} exists.", "OBJECT_NOT_FOUND")
-            links.append((target, int(kind["associationTypeId"])))
+            links.append((target, type_id))
     for _attempt in range(3):  # two creations may race for the next id
         try:
             with transaction.atomic():
