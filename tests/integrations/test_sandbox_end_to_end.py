@@ -61,9 +61,10 @@ def connect_through_the_browser_flow(client: Client, crm: str) -> Connection:
     with requests.Session() as browser:
         page = browser.get(authorize_url, timeout=10)
         assert page.status_code == 200 and "Allow" in page.text
+        # The consent form posts back to the page's own URL, with the page's fields.
         query = {key: values[0] for key, values in parse_qs(urlsplit(authorize_url).query).items()}
         allowed = browser.post(
-            authorize_url.split("?")[0],
+            authorize_url,
             data={**query, "decision": "allow"},
             allow_redirects=False,
             timeout=10,
@@ -141,3 +142,59 @@ def _connector(connection):
 def _patch(connection, sobject, record_id, fields):
     connector = _connector(connection)
     connector.http.patch(f"/services/data/v60.0/sobjects/{sobject}/{record_id}", json=fields)
+
+
+def test_hubspot_connect_sync_change_and_push_back(sandbox, admin_client):
+    from sandbox.hubspot.schema import DEFAULT_ACCOUNT
+    from sandbox.hubspot.seed import seed
+    from sandbox.models import SandboxRecord
+
+    seed(companies=30, random_seed=5)
+    client, workspace = admin_client
+    connection = connect_through_the_browser_flow(client, "hubspot")
+    assert connection.remote_account_id == DEFAULT_ACCOUNT
+    object_setting_update(
+        connection=connection,
+        object_type=ObjectType.CUSTOMERS,
+        mode="input",
+        options={"churn_on_absence": True, "parent_child": True, "data_back": {"enabled": True}},
+    )
+    client.post(reverse("integrations:set_status", args=[connection.pk, "enable"]))
+
+    first = sync_connection(connection_id=connection.pk)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.errors
+    selected = [
+        r
+        for r in SandboxRecord.objects.filter(crm="hubspot", object_type="companies", archived=False)
+        if r.properties.get("lifecyclestage") in ("customer", "evangelist")
+    ]
+    counted = first.by_object["customers"]
+    assert counted.get("created", 0) + counted.get("quarantined", 0) == len(selected)
+    assert first.by_object["contacts"].get("created", 0) > 0
+
+    company = selected[0]
+    _connector(connection).http.patch(
+        f"/crm/v3/objects/companies/{company.external_id}",
+        json={"properties": {"name": "Renamed in HubSpot"}},
+    )
+    second = sync_connection(connection_id=connection.pk)
+    assert second.by_object["customers"].get("updated") == 1, second.errors
+    customer = Customer.objects.get(workspace=workspace, name="Renamed in HubSpot")
+
+    # Leaving the lifecycle selection churns the customer.
+    _connector(connection).http.patch(
+        f"/crm/v3/objects/companies/{company.external_id}", json={"properties": {"lifecyclestage": "other"}}
+    )
+    third = sync_connection(connection_id=connection.pk)
+    assert third.churned == 1, third.errors
+    customer.refresh_from_db()
+    assert customer.is_churned
+
+    # The Pulse goes to the auto-created "Skalin CSM Pulse" property.
+    other = Customer.objects.filter(workspace=workspace).exclude(pk=customer.pk).first()
+    Customer.objects.filter(pk=other.pk).update(csm_pulse=5)
+    fourth = sync_connection(connection_id=connection.pk)
+    assert fourth.status == SyncRun.Status.SUCCEEDED, fourth.errors
+    ref = connection.refs.get(object_type="customers", local_id=other.pk)
+    pushed = SandboxRecord.objects.get(crm="hubspot", object_type="companies", external_id=ref.external_id)
+    assert str(pushed.properties["skalin_csm_pulse"]) in ("5", "5.0")
