@@ -38,15 +38,20 @@ pytest: install
 
 test: install browser lint typecheck pytest
 
+# The demo talks to the sandbox CRMs served by the demo server itself.
+demo: export SANDBOX_ENABLED ?= true
+demo: export SANDBOX_BASE_URL ?= http://$(HOST):$(PORT)
 demo: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput --verbosity 1
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py sandbox_demo
 	@echo "Skalin runs at http://$(HOST):$(PORT)  (Ctrl-C stops the web server, the worker and beat)"
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(BIN)/celery -A skalin worker --loglevel=WARNING --concurrency=1 & \
 	  $(BIN)/celery -A skalin beat --loglevel=WARNING --schedule=var/celerybeat-schedule & \
-	  $(BIN)/gunicorn skalin.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - ; \
+	  $(BIN)/python manage.py sandbox_demo --first-sync & \
+	  $(BIN)/gunicorn skalin.wsgi --bind $(HOST):$(PORT) --workers 2 --timeout 120 --access-logfile - ; \
 	  wait
 
 bench: install
