@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from workspaces.access import get_visible_or_404, settings_view
 
 from .. import selectors, services
-from ..models import Connection, ObjectSetting, SyncRun
+from ..models import Connection, ObjectSetting, ObjectType, SyncRun
 from ..tasks import sync_connection_task
 
 
@@ -32,7 +32,10 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "connection": connection,
         "runs": selectors.connection_runs(connection=connection),
         "quarantine": selectors.connection_quarantine(connection=connection),
-        "blocks": ObjectSetting.objects.filter(connection=connection).prefetch_related("mappings"),
+        "blocks": sorted(
+            ObjectSetting.objects.filter(connection=connection).prefetch_related("mappings"),
+            key=lambda block: ObjectType.values.index(block.object_type),
+        ),
         "nav": "settings",
         "settings_tab": "integrations",
     }
@@ -45,10 +48,20 @@ def run_detail(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
     run = connection.runs.filter(pk=run_id).first()
     if run is None:
         raise Http404("No such run for this connection.")
+    labels = dict(ObjectType.choices) | {"scores": "Healthscore and Pulse"}
+    by_object = [
+        (labels[key], run.by_object[key]) for key in [*ObjectType.values, "scores"] if key in run.by_object
+    ]
     return render(
         request,
         "integrations/run.html",
-        {"connection": connection, "run": run, "nav": "settings", "settings_tab": "integrations"},
+        {
+            "connection": connection,
+            "run": run,
+            "by_object": by_object,
+            "nav": "settings",
+            "settings_tab": "integrations",
+        },
     )
 
 

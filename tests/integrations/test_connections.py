@@ -198,3 +198,27 @@ def test_an_expired_oauth_state_gives_a_friendly_page(client_for, admin_membersh
     assert response.status_code == 400
     assert "expired" in response.content.decode()
     assert "Back to Integrations" in response.content.decode()
+
+
+def test_a_run_report_breaks_counts_down_by_object(client_for, admin_membership, connection):
+    run = SyncRun.objects.create(
+        connection=connection,
+        status=SyncRun.Status.SUCCEEDED,
+        created=5,
+        by_object={"customers": {"created": 3}, "contacts": {"created": 2, "quarantined": 1}},
+        warnings=["Stage 'vip' has no matching phase; the current phase was kept (new customers: default)."],
+    )
+    page = (
+        client_for(admin_membership)
+        .get(reverse("integrations:run", args=[connection.pk, run.pk]))
+        .content.decode()
+    )
+    assert page.index("Customers") < page.index("Contacts")
+    assert "Stage &#x27;vip&#x27; has no matching phase" in page
+
+
+def test_a_run_of_another_connection_is_not_found(client_for, admin_membership, connection, workspace):
+    other = Connection.objects.create(workspace=workspace, crm="salesforce", remote_account_id="00D1")
+    run = SyncRun.objects.create(connection=other, status=SyncRun.Status.SUCCEEDED)
+    response = client_for(admin_membership).get(reverse("integrations:run", args=[connection.pk, run.pk]))
+    assert response.status_code == 404
