@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -9,6 +10,7 @@ from django.contrib.auth import get_user_model
 from ..base import Record
 from ..mapping import remote_value
 from ..models import ExternalRef, FieldDirection, FieldMapping, ObjectSetting, ObjectType
+from ..push import same_value
 from ..sync import RunContext
 
 User = get_user_model()
@@ -68,3 +70,39 @@ def synced_customers(ctx: RunContext) -> dict[str, int]:
             connection=ctx.connection, object_type=ObjectType.CUSTOMERS, in_selection=True
         ).values_list("external_id", "local_id")
     )
+
+
+def _same(left: Any, right: Any) -> bool:
+    if left in (None, "") and right in (None, ""):
+        return True
+    return same_value(left, right)
+
+
+def settle_two_way(
+    ctx: RunContext,
+    ref: ExternalRef | None,
+    row: Any,
+    maps: list[FieldMapping],
+    received: dict[str, Any],
+    local_value: Callable[[Any, FieldMapping], Any],
+) -> set[str]:
+    """Two-way fields the CRM did not change since the last sync keep Skalin's value (the push sends it);
+    a value that is our own earlier push coming back is an echo, not a change (R10). A field changed on
+    both sides is a conflict: the CRM's value is kept, and the run says so. Returns the local fields
+    whose CRM value must not be applied."""
+    if ref is None or row is None:
+        return set()
+    keep_local: set[str] = set()
+    for mapping in maps:
+        remote = mapping.remote_field
+        if mapping.direction != FieldDirection.TWO_WAYS or remote not in ref.received_values:
+            continue
+        before, now = ref.received_values[remote], received.get(remote)
+        if _same(now, before) or (remote in ref.pushed_values and _same(now, ref.pushed_values[remote])):
+            keep_local.add(mapping.local_field)
+        elif not _same(local_value(row, mapping), before):
+            ctx.warn(
+                f"{row}: {mapping.local_field} changed in Skalin and in {ctx.connection.get_crm_display()} "
+                f"since the last sync; the CRM's value '{now}' was kept."
+            )
+    return keep_local

@@ -12,8 +12,9 @@ from customers.services import contact_upsert_from_crm, custom_value_parse
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, is_blank, split_values
 from ..models import ObjectSetting, ObjectType
+from ..push import contact_remote_value
 from ..sync import RecordRejected, RunContext, apply_page, read_pages, since_for, state_for
-from .common import Refs, input_mappings, raw, requested_fields, synced_customers
+from .common import Refs, input_mappings, raw, requested_fields, settle_two_way, synced_customers
 
 
 class ContactPull:
@@ -93,6 +94,15 @@ class ContactPull:
                 if definition is not None:
                     values[m.local_field] = custom_value_parse(field=definition, raw=value)
         contact = self.find(record, values.get("email", ""))
+        keep_local = settle_two_way(
+            self.ctx,
+            self.refs.by_external.get(record.external_id),
+            contact,
+            self.maps,
+            received,
+            contact_remote_value,
+        )
+        values = {key: value for key, value in values.items() if key not in keep_local}
         roles, managed = self.roles(record, contact)
         customer = Customer.objects.get(pk=customer_id)
         if contact is None and not (

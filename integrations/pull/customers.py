@@ -14,8 +14,9 @@ from customers.services import custom_value_parse, customer_update, customer_ups
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, domain_of, is_blank, is_free_mail, normalise_name, split_values, translate
 from ..models import FieldMapping, ObjectSetting, ObjectType
+from ..push import customer_remote_value
 from ..sync import RecordRejected, RunContext, apply_page, read_pages, since_for, state_for
-from .common import DEFAULT_MERGE_KEYS, Refs, User, input_mappings, raw, requested_fields
+from .common import DEFAULT_MERGE_KEYS, Refs, User, input_mappings, raw, requested_fields, settle_two_way
 
 
 @dataclass
@@ -231,6 +232,17 @@ class CustomerPull:
     def apply(self, record: Record) -> None:
         values, tags, managed, received = self.values(record)
         customer = self.find(record, values)
+        keep_local = settle_two_way(
+            self.ctx,
+            self.refs.by_external.get(record.external_id),
+            customer,
+            self.maps,
+            received,
+            customer_remote_value,
+        )
+        values = {key: value for key, value in values.items() if key not in keep_local}
+        if "tags" in keep_local:
+            managed = None
         result = customer_upsert_from_crm(
             workspace=self.ctx.workspace,
             customer=customer,

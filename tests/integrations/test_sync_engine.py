@@ -373,3 +373,56 @@ def test_a_pulse_change_pushes_that_customer_only_without_reading_the_crm(connec
     assert result.pushed == 1
     assert crm.data["customers"]["c1"].fields["skalin_csm_pulse"] == 3
     assert "skalin_csm_pulse" not in crm.data["customers"]["c2"].fields
+
+
+def two_way_customers(connection):
+    return block(
+        connection,
+        ObjectType.CUSTOMERS,
+        mode=SyncMode.TWO_WAYS,
+        mappings=[("domain", "domain", {"direction": "two_ways"})],
+    )
+
+
+def test_a_two_way_field_changed_in_skalin_is_pushed_and_not_overwritten_by_the_older_crm_value(
+    connection, crm, workspace
+):
+    two_way_customers(connection)
+    crm.put("customers", "c1", name="Acme", domain="acme.com")
+    run(connection, crm)
+    Customer.objects.filter(name="Acme").update(domain="acme.io")
+    crm.change("customers", "c1", name="Acme Inc")  # touched in the CRM, domain untouched there
+
+    result = run(connection, crm)
+    assert Customer.objects.get(name="Acme Inc").domain == "acme.io"
+    assert crm.data["customers"]["c1"].fields["domain"] == "acme.io"
+    assert result.pushed == 1
+
+    # Our own push comes back as a modification: an echo, not a change, and nothing is pushed again.
+    again = run(connection, crm)
+    assert again.pushed == 0
+    assert not again.warnings
+
+
+def test_a_two_way_field_changed_on_both_sides_keeps_the_crm_value_and_says_so(connection, crm, workspace):
+    two_way_customers(connection)
+    crm.put("customers", "c1", name="Acme", domain="acme.com")
+    run(connection, crm)
+    Customer.objects.filter(name="Acme").update(domain="acme.io")
+    crm.change("customers", "c1", domain="acme.fr")
+
+    result = run(connection, crm)
+    assert Customer.objects.get(name="Acme").domain == "acme.fr"
+    assert any("changed in Skalin and in" in warning for warning in result.warnings)
+    assert result.pushed == 0
+
+
+def test_an_input_only_field_always_follows_the_crm(connection, crm, workspace):
+    crm.put("customers", "c1", name="Acme", domain="acme.com")
+    run(connection, crm)
+    Customer.objects.filter(name="Acme").update(domain="acme.io")
+    crm.change("customers", "c1", name="Acme")
+
+    run(connection, crm)
+    assert Customer.objects.get(name="Acme").domain == "acme.com"
+    assert crm.writes == []
