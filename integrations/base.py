@@ -166,6 +166,10 @@ class Connector:
     def list_fields(self, object_type: ObjectType) -> list[CrmField]:
         raise NotImplementedError
 
+    def user_emails(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """The email of each CRM user id (a user-type field holds ids); unknown ids are left out."""
+        return {}
+
     def ensure_output_fields(self) -> dict[str, str]:
         """Create (or find) the CRM fields receiving Healthscore and CSM Pulse: {"health_score": name,
         "csm_pulse": name}. Connectors whose fields are admin-made return {}."""

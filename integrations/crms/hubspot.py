@@ -183,6 +183,20 @@ class HubSpot(Connector):
         info = self.http.get(f"/oauth/v1/access-tokens/{self.http.tokens.access_token()}")
         return Identity(account_id=str(info["hub_id"]), user_email=info.get("user") or "")
 
+    _owner_emails: dict[str, str] | None = None  # per connector, hence per run
+
+    def user_emails(self, user_ids: Sequence[str]) -> dict[str, str]:
+        # https://developers.hubspot.com/docs/api/crm/owners: a user field (hubspot_owner_id) holds owner ids.
+        if self._owner_emails is None:
+            self._owner_emails, after = {}, None
+            while True:
+                body = self.http.get("/crm/v3/owners/", {"limit": 500, **({"after": after} if after else {})})
+                self._owner_emails.update({str(o["id"]): o.get("email") or "" for o in body.get("results", [])})
+                after = (body.get("paging") or {}).get("next", {}).get("after")
+                if not after:
+                    break
+        return {i: self._owner_emails[i] for i in user_ids if self._owner_emails.get(i)}
+
     def list_fields(self, object_type: ObjectType) -> list[CrmField]:
         if object_type == ObjectType.INTERACTIONS:
             return []  # interactions are normalised, nothing to map

@@ -242,6 +242,11 @@ class Salesforce(Connector):
         info = self.http.get("/services/oauth2/userinfo")
         return Identity(str(info["organization_id"]), info.get("email") or "", info.get("name") or "")
 
+    def user_emails(self, user_ids: Sequence[str]) -> dict[str, str]:
+        # A User reference field (OwnerId, CSM__c) holds 005... ids.
+        self._load_user_emails({i for i in user_ids if i})
+        return {i: self._user_emails[i] for i in user_ids if self._user_emails.get(i)}
+
     def list_fields(self, object_type: ObjectType) -> list[CrmField]:
         describe = self.http.get(self.path(f"sobjects/{self.objects[object_type].remote_name}/describe"))
         return [

@@ -87,6 +87,7 @@ class CustomerPull:
             f.key: f for f in CustomField.objects.filter(workspace=workspace, target="customer")
         }
         self.parents: dict[str, str] = {}
+        self.user_emails: dict[str, str] = {}
 
     def run(self) -> None:
         state = state_for(self.ctx, self.setting)
@@ -161,15 +162,21 @@ class CustomerPull:
         return values, tags, managed, received
 
     def owner(self, value: Any) -> Any:
-        """CSM owner by email; an unknown one keeps the current owner (False) and is reported."""
-        text = clean_text(value).lower()
+        """CSM owner by email; a CRM user field holds an id, whose email the CRM tells. An unknown one keeps
+        the current owner (False) and is reported."""
+        text = clean_text(value)
         if not text:
             return None
-        user = self.members.get(text)
+        if "@" not in text:
+            if text not in self.user_emails:
+                self.user_emails[text] = self.ctx.connector.user_emails([text]).get(text, "")
+            if not self.user_emails[text]:
+                self.ctx.warn(f"CRM user {text} has no email the CRM would tell; the current owner was kept.")
+                return False
+            text = self.user_emails[text]
+        user = self.members.get(text.lower())
         if user is None:
-            self.ctx.warn(
-                f"CSM owner '{text}' is not a member of this workspace; the current owner was kept."
-            )
+            self.ctx.warn(f"CSM owner '{text}' is not a member of this workspace; the current owner was kept.")
             return False
         return user
 

@@ -158,6 +158,7 @@ def seed(companies: int, random_seed: int, account_id: str | None = None) -> str
         for n in range(companies):
             company_ids.append(_company(rng, writer, n, company_ids, names, moment))
         writer.flush()
+        _owners(random.Random(random_seed + 1), moment)
     return (
         f"portal {account_id}: {writer.counts['companies']} companies, {writer.counts['contacts']} contacts, "
         f"{writer.counts['deals']} deals, "
@@ -310,3 +311,35 @@ def _engagement(rng: random.Random, writer: _Writer, company: str, contacts: lis
     writer.link(kind, engagement, company, schema.ASSOCIATION_TYPES[(kind, "companies")])
     if contact:
         writer.link(kind, engagement, contact, schema.ASSOCIATION_TYPES[(kind, "contacts")])
+
+
+# The portal's users (HubSpot "owners"). Two are the demo workspace's CSMs, so the demo's owner mapping finds
+# them; the third is nobody in Skalin, so the run reports it and keeps the current owner.
+OWNERS = [
+    ("901", "camille@demo-saas.test", "Camille", "Durand"),
+    ("902", "sam@demo-saas.test", "Sam", "Keller"),
+    ("903", "lea.martin@sandbox-hubspot.test", "Léa", "Martin"),
+]
+
+
+def _owners(rng: random.Random, moment: Moment) -> None:
+    """Owners, and a CSM owner on most companies (the demo maps `hubspot_owner_id` to the CSM owner)."""
+    created = moment(400)
+    SandboxRecord.objects.bulk_create(
+        SandboxRecord(
+            crm=schema.CRM, object_type="owners", external_id=owner_id, created_at=created, updated_at=created,
+            properties={"id": owner_id, "email": email, "firstName": first, "lastName": last,
+                        "userId": int(owner_id) * 10},
+        )
+        for owner_id, email, first, last in OWNERS
+    )  # fmt: skip
+    companies = list(SandboxRecord.objects.filter(crm=schema.CRM, object_type="companies").only("id", "properties"))
+    for company in companies:
+        pick = rng.random()
+        if pick < 0.45:
+            company.properties["hubspot_owner_id"] = OWNERS[0][0]
+        elif pick < 0.8:
+            company.properties["hubspot_owner_id"] = OWNERS[1][0]
+        elif pick < 0.85:
+            company.properties["hubspot_owner_id"] = OWNERS[2][0]
+    SandboxRecord.objects.bulk_update(companies, ["properties"], batch_size=FLUSH)

@@ -18,6 +18,8 @@ api_patterns: list[URLPattern] = [
     path("crm/v3/properties/<str:object_type>", views.properties),
     path("crm/v3/properties/<str:object_type>/<str:property_name>", views.property_detail),
     path("crm/v3/pipelines/deals", views.deal_pipelines),
+    path("crm/v3/owners/", views.owners),
+    path("crm/v3/owners/<str:owner_id>", views.owner_detail),
 ]
 app_patterns: list[URLPattern] = [
     path("oauth/authorize", views.authorize),

@@ -511,3 +511,40 @@ def property_detail(request: HttpRequest, object_type: str, property_name: str) 
 def deal_pipelines(request: HttpRequest) -> HttpResponse:
     _methods(request, "GET")
     return json_response({"results": schema.PIPELINES})
+
+
+def _owner_json(record: SandboxRecord) -> dict[str, Any]:
+    return {
+        **record.properties,
+        "createdAt": record.created_at.isoformat().replace("+00:00", "Z"),
+        "updatedAt": record.updated_at.isoformat().replace("+00:00", "Z"),
+        "archived": record.archived,
+    }
+
+
+@api
+def owners(request: HttpRequest) -> HttpResponse:
+    """GET /crm/v3/owners/?email=&limit=&after= (https://developers.hubspot.com/docs/api/crm/owners)."""
+    _methods(request, "GET")
+    rows = SandboxRecord.objects.filter(crm=schema.CRM, object_type="owners", archived=False).order_by("external_id")
+    email = request.GET.get("email")
+    found = [r for r in rows if not email or r.properties.get("email", "").lower() == email.lower()]
+    try:
+        limit = max(1, min(int(request.GET.get("limit", 100)), 500))
+        start = int(request.GET.get("after") or 0)
+    except ValueError as bad:
+        raise ApiError(400, "limit and after must be numbers.") from bad
+    page = found[start : start + limit]
+    body: dict[str, Any] = {"results": [_owner_json(r) for r in page]}
+    if start + limit < len(found):
+        body["paging"] = {"next": {"after": str(start + limit)}}
+    return json_response(body)
+
+
+@api
+def owner_detail(request: HttpRequest, owner_id: str) -> HttpResponse:
+    _methods(request, "GET")
+    record = SandboxRecord.objects.filter(crm=schema.CRM, object_type="owners", external_id=owner_id).first()
+    if record is None:
+        raise ApiError(404, f"Owner {owner_id} not found.", "OBJECT_NOT_FOUND")
+    return json_response(_owner_json(record))

@@ -154,5 +154,11 @@ class FakeCrm(Connector):
         row = self.data[object_type][external_id]
         return {name: row.fields.get(name) for name in fields}
 
+    users: dict[str, str] = {}
+
+    def user_emails(self, user_ids: Any) -> dict[str, str]:
+        self.user_lookups = getattr(self, "user_lookups", 0) + 1
+        return {i: self.users[i] for i in user_ids if i in self.users}
+
     def ensure_output_fields(self) -> dict[str, str]:
         return {"health_score": "skalin_healthscore", "csm_pulse": "skalin_csm_pulse"}

@@ -560,3 +560,26 @@ def test_locks_migrations_and_outages_are_temporary(status: int) -> None:
 def test_a_validation_error_is_permanent_and_keeps_hubspots_message() -> None:
     error = make().error_from_response(400, fixture("error_validation"), {})
     assert error.permanent and "is not valid" in error.message and error.code == "VALIDATION_ERROR"
+
+
+@responses.activate
+def test_owner_ids_become_emails_with_the_owners_listed_once_across_pages() -> None:
+    owners = f"{API}/crm/v3/owners/"
+    responses.add(
+        responses.GET,
+        owners,
+        json={
+            "results": [{"id": "901", "email": "camille@acme.test", "firstName": "Camille"}],
+            "paging": {"next": {"after": "1"}},
+        },
+    )
+    responses.add(responses.GET, owners, json={"results": [{"id": "902", "email": "sam@acme.test"}]})
+    connector = make()
+
+    assert connector.user_emails(["901", "902", "999"]) == {
+        "901": "camille@acme.test",
+        "902": "sam@acme.test",
+    }
+    assert connector.user_emails(["902"]) == {"902": "sam@acme.test"}
+    assert len(responses.calls) == 2
+    assert "after=1" in responses.calls[1].request.url

@@ -426,3 +426,20 @@ def test_an_input_only_field_always_follows_the_crm(connection, crm, workspace):
     run(connection, crm)
     assert Customer.objects.get(name="Acme").domain == "acme.com"
     assert crm.writes == []
+
+
+def test_a_crm_user_field_is_matched_to_a_member_by_the_users_email(
+    connection, crm, workspace, csm_membership
+):
+    block(connection, ObjectType.CUSTOMERS, mappings=[("owner", "owner_id")])
+    crm.users = {"005A": csm_membership.user.email, "005B": "nobody@else.test"}
+    crm.put("customers", "c1", name="Acme", owner_id="005A")
+    crm.put("customers", "c2", name="Globex", owner_id="005A")
+    crm.put("customers", "c3", name="Initech", owner_id="005Z")
+
+    result = run(connection, crm)
+    assert Customer.objects.get(name="Acme").owner == csm_membership.user
+    assert Customer.objects.get(name="Globex").owner == csm_membership.user
+    assert Customer.objects.get(name="Initech").owner is None
+    assert crm.user_lookups == 2  # one per distinct user, not per record
+    assert any("CRM user 005Z" in warning for warning in result.warnings)

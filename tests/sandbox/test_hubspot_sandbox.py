@@ -539,3 +539,23 @@ def check_the_connector(hubspot: HubSpot) -> None:
         ReadRequest(ObjectType.CONTACTS, since=None, cursor=None, options={}, scope_ids=read)
     )
     assert contacts.records and all(set(r.links["customers"]) <= set(read) for r in contacts.records)
+
+
+def test_owners_are_listed_and_read_one_by_one(client, token):
+    from sandbox.hubspot.seed import OWNERS, seed
+
+    seed(companies=20, random_seed=3)
+    listed = call(client, "GET", "/crm/v3/owners/?limit=2", token)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert [owner["email"] for owner in body["results"]] == [OWNERS[0][1], OWNERS[1][1]]
+    assert body["paging"]["next"]["after"] == "2"
+    one = call(client, "GET", f"/crm/v3/owners/{OWNERS[2][0]}", token)
+    assert one.json()["email"] == OWNERS[2][1]
+    assert call(client, "GET", "/crm/v3/owners/999", token).status_code == 404
+    owned = [
+        r
+        for r in SandboxRecord.objects.filter(crm="hubspot", object_type="companies")
+        if r.properties.get("hubspot_owner_id")
+    ]
+    assert owned
