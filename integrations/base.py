@@ -86,6 +86,58 @@ class OAuthSpec:
     scope_separator: str = " "
 
 
+@dataclass(frozen=True)
+class Option:
+    """One setting of a wizard block, declared by the connector (product.md's options table), stored in
+    ObjectSetting.options[key]. The wizard renders these; it hard-codes no CRM."""
+
+    key: str
+    label: str
+    # bool, choice, multichoice, text, field (a CRM field picker), values (free list of CRM values)
+    kind: str = "bool"
+    # Name passed to Connector.list_choices() when the choices come from the CRM (list views, stages...).
+    choices_from: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+    help: str = ""
+    # Shown under "see more parameters".
+    advanced: bool = False
+    default: Any = None
+
+
+# Options every CRM offers (product.md §3); keys may be dotted paths into ObjectSetting.options.
+CHURN_ON_ABSENCE = Option(
+    "churn_on_absence",
+    "Make customers churn when they are no longer found",
+    advanced=True,
+    default=False,
+    help="Their stage becomes Churn; they are never deleted and stay in Skalin.",
+)
+PARENT_CHILD = Option(
+    "parent_child",
+    "Sync parent / child relations",
+    advanced=True,
+    default=False,
+    help="Keeps groups and their subsidiaries. Skalin supports two levels; deeper ones join the top-most parent.",
+)
+MERGE_KEYS = Option(
+    "merge_keys",
+    "Merge fields",
+    kind="multichoice",
+    advanced=True,
+    default=["ref_id", "name", "domain"],
+    choices=(("ref_id", "Customer ID"), ("name", "Name"), ("domain", "Domain")),
+    help="Find a customer already in Skalin before creating one, in this order. Free-mail domains never merge.",
+)
+INTERACTION_KINDS = Option(
+    "kinds",
+    "Interactions to sync",
+    kind="multichoice",
+    default=["email", "meeting", "call", "note"],
+    choices=(("email", "Emails"), ("meeting", "Meetings"), ("call", "Calls"), ("note", "Notes")),
+)
+WON_ONLY = Option("won_only", "Won deals only", default=True)
+
+
 @dataclass
 class Record:
     external_id: str
@@ -136,6 +188,10 @@ class Connector:
     requirements: ClassVar[str] = ""
     # Auto-created output fields (Healthscore, CSM Pulse), or admin-mapped ones.
     creates_output_fields: ClassVar[bool] = False
+    # Per object, the options the wizard offers (selection, churn on absence, parent/child, merge keys...).
+    options: ClassVar[dict[ObjectType, tuple[Option, ...]]] = {}
+    # Per object, a warning the wizard shows next to the block (e.g. meetings duplicated by a calendar).
+    block_warnings: ClassVar[dict[ObjectType, str]] = {}
 
     def __init__(self, http: CrmHttp) -> None:
         self.http = http
@@ -174,6 +230,10 @@ class Connector:
         """Create (or find) the CRM fields receiving Healthscore and CSM Pulse: {"health_score": name,
         "csm_pulse": name}. Connectors whose fields are admin-made return {}."""
         return {}
+
+    def list_choices(self, kind: str) -> list[tuple[str, str]]:
+        """(value, label) pairs for a wizard picker named by an Option's `choices_from`."""
+        return []
 
     def error_from_response(self, status: int, body: Any, headers: dict[str, str]) -> ConnectorError:
         """Turn a vendor error response into a ConnectorError saying what happens next."""

@@ -253,11 +253,51 @@ CRM_SETTINGS = {
         ),
         "api_version": env.str("SALESFORCE_API_VERSION", default="v60.0"),
     },
+    "pipedrive": {
+        "auth_url": _crm_url("PIPEDRIVE_AUTH_URL", "https://oauth.pipedrive.com", "/sandbox/pipedrive-oauth"),
+        "client_id": env.str(
+            "PIPEDRIVE_CLIENT_ID", default="sandbox-pipedrive-client" if SANDBOX_ENABLED else ""
+        ),
+        "client_secret": env.str(
+            "PIPEDRIVE_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""
+        ),
+    },
+    "zoho": {
+        "accounts_url": _crm_url("ZOHO_ACCOUNTS_URL", "https://accounts.zoho.com", "/sandbox/zoho-accounts"),
+        "client_id": env.str("ZOHO_CLIENT_ID", default="sandbox-zoho-client" if SANDBOX_ENABLED else ""),
+        "client_secret": env.str("ZOHO_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""),
+    },
+    "sellsy": {
+        "api_url": _crm_url("SELLSY_API_URL", "https://api.sellsy.com", "/sandbox/sellsy"),
+        "auth_url": _crm_url("SELLSY_AUTH_URL", "https://login.sellsy.com", "/sandbox/sellsy-login"),
+        "client_id": env.str("SELLSY_CLIENT_ID", default="sandbox-sellsy-client" if SANDBOX_ENABLED else ""),
+        "client_secret": env.str("SELLSY_CLIENT_SECRET", default="sandbox-secret" if SANDBOX_ENABLED else ""),
+    },
 }
 # Hosts a provider may hand back (Salesforce instance_url...) are checked against these before any token
 # is sent there.
 CRM_ALLOWED_HOST_SUFFIXES = {
     "salesforce": [".salesforce.com", ".force.com", ".salesforce.mil", ".sfcrmproducts.cn"],
+    "pipedrive": [".pipedrive.com"],
+    # Zoho data centres: the API domain and the accounts server both come back from Zoho.
+    "zoho": [
+        ".zohoapis.com",
+        ".zohoapis.eu",
+        ".zohoapis.in",
+        ".zohoapis.com.au",
+        ".zohoapis.jp",
+        ".zohoapis.ca",
+        ".zohoapis.sa",
+        ".zohoapis.com.cn",
+        ".zoho.com",
+        ".zoho.eu",
+        ".zoho.in",
+        ".zoho.com.au",
+        ".zoho.jp",
+        ".zohocloud.ca",
+        ".zoho.sa",
+        ".zoho.com.cn",
+    ],
 }
 CRM_HTTP_TIMEOUT = env.float("CRM_HTTP_TIMEOUT", default=30.0)
 CRM_HTTP_MAX_RETRIES = env.int("CRM_HTTP_MAX_RETRIES", default=4)

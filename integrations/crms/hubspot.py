@@ -16,12 +16,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from ..base import (
+    CHURN_ON_ABSENCE,
+    INTERACTION_KINDS,
+    MERGE_KEYS,
+    PARENT_CHILD,
+    WON_ONLY,
     Connector,
     ConnectorError,
     CrmField,
     Identity,
     OAuthSpec,
     ObjectSpec,
+    Option,
     Page,
     ReadRequest,
     Record,
@@ -165,6 +171,23 @@ class HubSpot(Connector):
             (SyncMode.INPUT, SyncMode.TWO_WAYS, SyncMode.OUTPUT, SyncMode.DISABLED), SyncMode.DISABLED,
             doc_url=f"{DOCS}/crm-notes-v3/guide",
         ),
+    }  # fmt: skip
+    # The wizard's options (product.md §3): lifecycle stages, and a filter field when set.
+    options = {
+        ObjectType.CUSTOMERS: (
+            Option("selection.lifecycle_stages", "Lifecycle stages", kind="multichoice",
+                   choices_from="lifecycle_stages", default=["customer", "evangelist"]),
+            Option("selection.filter_property", "Filter synchronized customers: HubSpot field", kind="field",
+                   advanced=True, help="Only companies whose field holds one of the values below."),
+            Option("selection.filter_values", "Filter values", kind="values", advanced=True),
+            CHURN_ON_ABSENCE, PARENT_CHILD, MERGE_KEYS,
+        ),
+        ObjectType.AGREEMENTS: (
+            Option("object", "HubSpot object", kind="choice", default="deals", choices=(("deals", "Deals"),)),
+            Option("pipelines", "Pipelines", kind="multichoice", choices_from="pipelines", help="None chosen: all."),
+            WON_ONLY,
+        ),
+        ObjectType.INTERACTIONS: (INTERACTION_KINDS,),
     }  # fmt: skip
     company_fields = ("name", "domain", "lifecyclestage", "hs_parent_company_id", "hs_lastmodifieddate")
     # Read on every page besides the mapped fields.

@@ -25,12 +25,18 @@ import requests
 from django.conf import settings
 
 from ..base import (
+    CHURN_ON_ABSENCE,
+    INTERACTION_KINDS,
+    MERGE_KEYS,
+    PARENT_CHILD,
+    WON_ONLY,
     Connector,
     ConnectorError,
     CrmField,
     Identity,
     OAuthSpec,
     ObjectSpec,
+    Option,
     Page,
     ReadRequest,
     Record,
@@ -167,7 +173,7 @@ class Salesforce(Connector):
     requirements = "API access rights on your Salesforce user (API Enabled permission)"
     objects = {
         ObjectType.CUSTOMERS: ObjectSpec(
-            ObjectType.CUSTOMERS, "Account", (IN, TWO, OFF), IN, {"name": "Name", "domain": "Website"}
+            ObjectType.CUSTOMERS, "Account", (IN, TWO, OFF), IN, {"name": "Name", "domain": "Website", "ref_id": "Id"}
         ),
         ObjectType.CONTACTS: ObjectSpec(
             ObjectType.CONTACTS,
@@ -183,9 +189,37 @@ class Salesforce(Connector):
             },
         ),
         ObjectType.AGREEMENTS: ObjectSpec(
-            ObjectType.AGREEMENTS, "Opportunity", (IN, OFF), OFF, {"name": "Name", "amount": "Amount"}
+            ObjectType.AGREEMENTS,
+            "Opportunity",
+            (IN, OFF),
+            OFF,
+            {"plan_name": "Name", "amount": "Amount", "start_date": "CloseDate"},
         ),
-        ObjectType.INTERACTIONS: ObjectSpec(ObjectType.INTERACTIONS, "Task", (IN, TWO, OUT, OFF), IN),
+        ObjectType.INTERACTIONS: ObjectSpec(ObjectType.INTERACTIONS, "Task", (IN, TWO, OUT, OFF), OFF),
+    }
+    # The wizard's options (product.md §3): everything starts from an Account list view.
+    options = {
+        ObjectType.CUSTOMERS: (
+            Option("selection.list_view_id", "Account view", kind="choice", choices_from="account_list_views",
+                   help="The view holding every account Skalin should see, usually your active customers."),
+            CHURN_ON_ABSENCE, PARENT_CHILD, MERGE_KEYS,
+        ),
+        ObjectType.CONTACTS: (
+            Option("contact_list_view_id", "Contact view", kind="choice", choices_from="contact_list_views",
+                   help="No view: every contact of the synced accounts."),
+        ),
+        ObjectType.AGREEMENTS: (
+            Option("object", "Salesforce object", kind="choice", default="Opportunity",
+                   choices=(("Opportunity", "Opportunities"), ("Contract", "Contracts"))),
+            Option("pipelines", "Record types (sales processes)", kind="multichoice", choices_from="pipelines",
+                   help="None chosen: all."),
+            WON_ONLY,
+        ),
+        ObjectType.INTERACTIONS: (INTERACTION_KINDS,),
+    }  # fmt: skip
+    block_warnings = {
+        ObjectType.INTERACTIONS: "Salesforce does not keep the meeting ids of Google or Microsoft calendars: "
+        "leave Meetings off if a calendar is already connected, or meetings will appear twice.",
     }
     # What each read selects besides the mapped fields (object reference:
     # https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/).

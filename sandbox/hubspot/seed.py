@@ -333,7 +333,9 @@ def _owners(rng: random.Random, moment: Moment) -> None:
         )
         for owner_id, email, first, last in OWNERS
     )  # fmt: skip
-    companies = list(SandboxRecord.objects.filter(crm=schema.CRM, object_type="companies").only("id", "properties"))
+    companies = list(
+        SandboxRecord.objects.filter(crm=schema.CRM, object_type="companies").only("id", "properties")
+    )
     for company in companies:
         pick = rng.random()
         if pick < 0.45:

@@ -526,7 +526,9 @@ def _owner_json(record: SandboxRecord) -> dict[str, Any]:
 def owners(request: HttpRequest) -> HttpResponse:
     """GET /crm/v3/owners/?email=&limit=&after= (https://developers.hubspot.com/docs/api/crm/owners)."""
     _methods(request, "GET")
-    rows = SandboxRecord.objects.filter(crm=schema.CRM, object_type="owners", archived=False).order_by("external_id")
+    rows = SandboxRecord.objects.filter(crm=schema.CRM, object_type="owners", archived=False).order_by(
+        "external_id"
+    )
     email = request.GET.get("email")
     found = [r for r in rows if not email or r.properties.get("email", "").lower() == email.lower()]
     try:

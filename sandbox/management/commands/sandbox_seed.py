@@ -6,6 +6,9 @@ from django.utils.module_loading import import_string
 SEEDERS = {
     "hubspot": "sandbox.hubspot.seed.seed",
     "salesforce": "sandbox.salesforce.seed.seed",
+    "pipedrive": "sandbox.pipedrive.seed.seed",
+    "zoho": "sandbox.zoho.seed.seed",
+    "sellsy": "sandbox.sellsy.seed.seed",
 }
 
 
