@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "interactions",
     "integrations",
     "healthscore",
+    "playbooks",
+    "search",
+    "reports",
     "sandbox",
 ]
 

@@ -21,6 +21,10 @@ urlpatterns = [
     path("agreements/", include("agreements.urls")),
     path("interactions/", include("interactions.urls")),
     path("settings/integrations/", include("integrations.urls")),
+    path("health/", include("healthscore.urls")),
+    path("playbooks/", include("playbooks.urls")),
+    path("search/", include("search.urls")),
+    path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
 ]
 
