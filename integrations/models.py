@@ -59,6 +59,8 @@ class Connection(models.Model):
     # Where the provider said this account's API lives (Salesforce instance_url...), checked on arrival.
     base_url = models.URLField(max_length=300, blank=True)
     owns_customer_id = models.BooleanField(default=False)
+    # A run that would churn or overwrite more than this share of the connection's customers pauses (R11).
+    breaker_percent = models.DecimalField(max_digits=5, decimal_places=2, default=5)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -174,8 +176,11 @@ class SyncRun(models.Model):
         COMMAND = "command", "Command line"
         RETRY = "retry", "Retry"
         PUSH = "push", "Push"
+        PLAN = "plan", "Plan"
+        APPROVED = "approved", "Approved after a pause"
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting to start"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Partial"
@@ -183,6 +188,8 @@ class SyncRun(models.Model):
         RATE_LIMITED = "rate_limited", "Rate limited"
         SKIPPED = "skipped", "Skipped"
         ABANDONED = "abandoned", "Abandoned"
+        PAUSED = "paused", "Paused: waiting for an Admin"
+        CANCELLED = "cancelled", "Cancelled"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
@@ -204,6 +211,19 @@ class SyncRun(models.Model):
     errors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     resume_at = models.DateTimeField(null=True, blank=True)
+    # A plan (dry run) reads the CRM and computes every change, then writes nothing (R7).
+    dry_run = models.BooleanField(default=False)
+    # Per object: samples of what the run did (or, for a plan, would do): create, merge, update...
+    plan = models.JSONField(default=dict, blank=True)
+    # The plan this run applies, if any: what differs from it is reported.
+    applies = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # While running: {"object": "contacts", "pages": 12, "records": 2300}.
+    progress = models.JSONField(default=dict, blank=True)
+    # Set on a paused run by an Admin: approved (a new run goes past the breaker) or cancelled.
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

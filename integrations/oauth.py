@@ -310,7 +310,20 @@ class ConnectionTokens:
         connection.set_tokens(tokens, expires_at=_expires_at(token))
         connection.save(update_fields=["encrypted_tokens", "token_expires_at", "updated_at"])
         self._remember(connection, tokens)
+        self._refreshed = (tokens, connection.token_expires_at)
         return self._access
+
+    _refreshed: tuple[dict[str, Any], dt.datetime | None] | None = None
+
+    def persist(self) -> None:
+        """Store again a token refreshed inside a transaction that was then rolled back (a plan): the
+        provider may have rotated the refresh token, and losing it would force a reconnect."""
+        if self._refreshed is None:
+            return
+        tokens, expires_at = self._refreshed
+        connection = Connection.objects.get(pk=self.connection_id)
+        connection.set_tokens(tokens, expires_at=expires_at)
+        connection.save(update_fields=["encrypted_tokens", "token_expires_at", "updated_at"])
 
     def _remember(self, connection: Connection, tokens: dict[str, Any]) -> None:
         self._access = tokens.get("access_token", "")

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Contact, Customer
@@ -86,7 +85,7 @@ def _push_rows(
         ref.local_id: ref
         for ref in ExternalRef.objects.filter(connection=ctx.connection, object_type=setting.object_type)
     }
-    if state.push_cursor is not None:
+    if state.push_cursor is not None and not ctx.push_only:
         rows = rows.filter(updated_at__gte=state.push_cursor)
     for row in rows.filter(pk__in=list(refs)).iterator(chunk_size=200):
         ref = refs[row.pk]
@@ -105,6 +104,8 @@ def _push_rows(
         ctx.connector.write(ObjectType(setting.object_type), ref.external_id, changes)
         ref.pushed_values = {**ref.pushed_values, **changes}
         ref.save(update_fields=["pushed_values", "updated_at"])
+        for remote, value in changes.items():
+            ctx.note("push", {"label": str(row), "field": remote, "new": value})
         ctx.count("pushed")
         heartbeat(ctx)
     state.push_cursor = started
@@ -170,17 +171,19 @@ def push_interactions(ctx: RunContext, setting: ObjectSetting) -> None:
             "customers": [customers[interaction.customer_id]],
             "contacts": [contacts[c.pk] for c in interaction.contacts.all() if c.pk in contacts],
         }
-        with transaction.atomic():
-            external_id = ctx.connector.write(
-                ObjectType.INTERACTIONS, None, {**fields, "kind": interaction.kind}, links
-            )
-            ExternalRef.objects.create(
-                connection=ctx.connection,
-                object_type=ObjectType.INTERACTIONS,
-                external_id=external_id,
-                local_id=interaction.pk,
-                last_seen_run=ctx.run,
-            )
+        # No database lock is held while the CRM answers; a crash between the two steps pushes the
+        # interaction again next time (at least once), never loses it.
+        external_id = ctx.connector.write(
+            ObjectType.INTERACTIONS, None, {**fields, "kind": interaction.kind}, links
+        )
+        ExternalRef.objects.create(
+            connection=ctx.connection,
+            object_type=ObjectType.INTERACTIONS,
+            external_id=external_id,
+            local_id=interaction.pk,
+            last_seen_run=ctx.run,
+        )
+        ctx.note("push", {"label": str(interaction), "field": interaction.kind, "new": interaction.subject})
         ctx.count("pushed")
         heartbeat(ctx)
 
@@ -233,6 +236,11 @@ def push_scores(ctx: RunContext) -> None:
             if getattr(customer, key) is not None and ref.pushed_values.get(remote) != getattr(customer, key)
         }
         if not changes:
+            continue
+        if ctx.dry_run:
+            for remote, value in changes.items():
+                ctx.note("push", {"label": customer.name, "field": remote, "new": value})
+            ctx.count("pushed")
             continue
         try:
             ctx.connector.write(ObjectType.CUSTOMERS, ref.external_id, changes)

@@ -15,8 +15,25 @@ MAX_COUNTDOWN = max(60, int(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibi
 
 
 @shared_task(acks_late=True)
-def sync_connection_task(connection_id: int, trigger: str = SyncRun.Trigger.SCHEDULE) -> int:
-    run = sync_connection(connection_id=connection_id, trigger=trigger)
+def sync_connection_task(
+    connection_id: int,
+    trigger: str = SyncRun.Trigger.SCHEDULE,
+    queued_run_id: int | None = None,
+    dry_run: bool = False,
+    approved: bool = False,
+    applies_id: int | None = None,
+    push_only: bool = False,
+) -> int:
+    applies = SyncRun.objects.filter(pk=applies_id).first() if applies_id else None
+    run = sync_connection(
+        connection_id=connection_id,
+        trigger=trigger,
+        queued_run_id=queued_run_id,
+        dry_run=dry_run,
+        approved=approved,
+        applies=applies,
+        push_only=push_only,
+    )
     if run.status == SyncRun.Status.RATE_LIMITED and run.resume_at is not None:
         wait = (run.resume_at - timezone.now()).total_seconds()
         sync_connection_task.apply_async(
@@ -25,10 +42,22 @@ def sync_connection_task(connection_id: int, trigger: str = SyncRun.Trigger.SCHE
     return run.pk
 
 
+def awaiting_decision(connection_id: int) -> bool:
+    latest = (
+        SyncRun.objects.filter(connection_id=connection_id)
+        .exclude(status=SyncRun.Status.SKIPPED)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    return latest is not None and latest.status == SyncRun.Status.PAUSED and latest.decided_at is None
+
+
 @shared_task
 def sync_all_connections() -> int:
     """Hourly: one task per active connection."""
     ids = list(Connection.objects.filter(status=Connection.Status.ACTIVE).values_list("pk", flat=True))
+    # A run paused at the breaker waits for an Admin; hourly runs would only pause again meanwhile.
+    ids = [connection_id for connection_id in ids if not awaiting_decision(connection_id)]
     for connection_id in ids:
         sync_connection_task.delay(connection_id, SyncRun.Trigger.SCHEDULE)
     return len(ids)

@@ -214,7 +214,9 @@ class HubSpot(Connector):
             self._owner_emails, after = {}, None
             while True:
                 body = self.http.get("/crm/v3/owners/", {"limit": 500, **({"after": after} if after else {})})
-                self._owner_emails.update({str(o["id"]): o.get("email") or "" for o in body.get("results", [])})
+                self._owner_emails.update(
+                    {str(o["id"]): o.get("email") or "" for o in body.get("results", [])}
+                )
                 after = (body.get("paging") or {}).get("next", {}).get("after")
                 if not after:
                     break

@@ -173,7 +173,11 @@ class Salesforce(Connector):
     requirements = "API access rights on your Salesforce user (API Enabled permission)"
     objects = {
         ObjectType.CUSTOMERS: ObjectSpec(
-            ObjectType.CUSTOMERS, "Account", (IN, TWO, OFF), IN, {"name": "Name", "domain": "Website", "ref_id": "Id"}
+            ObjectType.CUSTOMERS,
+            "Account",
+            (IN, TWO, OFF),
+            IN,
+            {"name": "Name", "domain": "Website", "ref_id": "Id"},
         ),
         ObjectType.CONTACTS: ObjectSpec(
             ObjectType.CONTACTS,

@@ -88,6 +88,7 @@ class CustomerPull:
         }
         self.parents: dict[str, str] = {}
         self.user_emails: dict[str, str] = {}
+        self.matched_by = ""
 
     def run(self) -> None:
         state = state_for(self.ctx, self.setting)
@@ -101,6 +102,8 @@ class CustomerPull:
         for page, commit in read_pages(self.ctx, state, request):
             with transaction.atomic():
                 apply_page(self.ctx, ObjectType.CUSTOMERS, page, self.apply)
+                # Too many overwrites: this page is rolled back and the run pauses (R11).
+                self.ctx.check_breaker()
                 commit()
         if self.options.get("parent_child"):
             self.link_parents()
@@ -176,7 +179,9 @@ class CustomerPull:
             text = self.user_emails[text]
         user = self.members.get(text.lower())
         if user is None:
-            self.ctx.warn(f"CSM owner '{text}' is not a member of this workspace; the current owner was kept.")
+            self.ctx.warn(
+                f"CSM owner '{text}' is not a member of this workspace; the current owner was kept."
+            )
             return False
         return user
 
@@ -206,7 +211,21 @@ class CustomerPull:
             return False
         return profile
 
+    def _overwrites(self, customer: Customer, values: dict[str, Any]) -> list[str]:
+        """Fields whose filled Skalin value the CRM would replace by another filled one."""
+        changed = []
+        for key, new in values.items():
+            old = (
+                customer.custom_values.get(key.removeprefix("custom:"))
+                if key.startswith("custom:")
+                else getattr(customer, key, None)
+            )
+            if old not in (None, "") and new not in (None, "") and old != new:
+                changed.append(key)
+        return changed
+
     def find(self, record: Record, values: dict[str, Any]) -> Customer | None:
+        self.matched_by = ""
         ref = self.refs.by_external.get(record.external_id)
         if ref is not None:
             customer = Customer.objects.filter(pk=ref.local_id, workspace=self.ctx.workspace).first()
@@ -233,6 +252,7 @@ class CustomerPull:
                         f"Its {KEY_LABELS.get(key, key)} '{value}' matches a customer already linked to "
                         f"{self.ctx.connection.get_crm_display()} record {other}."
                     )
+                self.matched_by = key
                 return Customer.objects.get(pk=pk)
         return None
 
@@ -250,6 +270,8 @@ class CustomerPull:
         values = {key: value for key, value in values.items() if key not in keep_local}
         if "tags" in keep_local:
             managed = None
+        matched_by = self.matched_by
+        overwrites = self._overwrites(customer, values) if customer is not None else []
         result = customer_upsert_from_crm(
             workspace=self.ctx.workspace,
             customer=customer,
@@ -262,7 +284,23 @@ class CustomerPull:
             external_id=record.external_id,
         )
         row: Customer = result.row
+        label = row.name
+        if overwrites:
+            self.ctx.overwritten.add(row.pk)
+        for key in result.kept:
+            self.ctx.note("kept_empty", {"external_id": record.external_id, "label": label, "field": key})
+        if matched_by:
+            self.ctx.note(
+                "merge",
+                {
+                    "external_id": record.external_id,
+                    "label": label,
+                    "customer": row.name,
+                    "key": KEY_LABELS.get(matched_by, matched_by),
+                },
+            )
         if result.created:
+            self.ctx.note("create", {"external_id": record.external_id, "label": label})
             self.ctx.count("created")
             self.index.add(
                 row.pk,
@@ -287,6 +325,7 @@ class CustomerPull:
             default = phase_default(workspace=self.ctx.workspace)
             if default is not None and not default.is_churn:
                 customer_update(customer=row, actor=self.ctx.actor, phase=default)
+                self.ctx.note("unchurn", {"external_id": record.external_id, "customer": row.name})
         parents = record.links.get("parent") or []
         if parents and parents[0]:
             self.parents[record.external_id] = str(parents[0])
@@ -349,12 +388,14 @@ class CustomerPull:
         for page, _ in read_pages(self.ctx, None, request):
             seen.update(record.external_id for record in page.records)
         churn = Phase.objects.filter(workspace=self.ctx.workspace, technical_name=CHURN_PHASE).first()
-        for ext, ref in self.refs.by_external.items():
-            if ref.in_selection and ext not in seen:
-                with transaction.atomic():
-                    ref.in_selection = False
-                    ref.save(update_fields=["in_selection", "updated_at"])
-                    customer = Customer.objects.filter(pk=ref.local_id).first()
-                    if customer is not None and churn is not None and customer.phase_id != churn.pk:
-                        customer_update(customer=customer, actor=self.ctx.actor, phase=churn)
-                        self.ctx.count("churned")
+        leaving = [ref for ext, ref in self.refs.by_external.items() if ref.in_selection and ext not in seen]
+        self.ctx.check_breaker(churning=len(leaving))
+        for ref in leaving:
+            with transaction.atomic():
+                ref.in_selection = False
+                ref.save(update_fields=["in_selection", "updated_at"])
+                customer = Customer.objects.filter(pk=ref.local_id).first()
+                if customer is not None and churn is not None and customer.phase_id != churn.pk:
+                    customer_update(customer=customer, actor=self.ctx.actor, phase=churn)
+                    self.ctx.note("churn", {"external_id": ref.external_id, "customer": customer.name})
+                    self.ctx.count("churned")
