@@ -308,3 +308,29 @@ class QuarantinedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.external_id}: {self.reason}"
+
+
+class Notification(models.Model):
+    """Something the workspace's Admins must act on (reconnect, a paused run, a refused push): an email and
+    a banner, at most once a day per connection and cause."""
+
+    class Cause(models.TextChoices):
+        RECONNECT = "reconnect", "Reconnect needed"
+        PAUSED = "paused", "Run paused"
+        PUSH_REFUSED = "push_refused", "Push refused"
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="notifications"
+    )
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="notifications")
+    cause = models.CharField(max_length=20, choices=Cause.choices)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "dismissed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_cause_display()}: {self.message[:60]}"

@@ -332,6 +332,15 @@ class ConnectionTokens:
 
 
 def connection_mark_reconnect_needed(*, connection_id: int, reason: str) -> None:
+    from .models import Notification
+    from .notifications import notify_admins
+
     Connection.objects.filter(pk=connection_id).update(
         status=Connection.Status.RECONNECT_NEEDED, last_error=reason, last_error_at=timezone.now()
+    )
+    connection = Connection.objects.get(pk=connection_id)
+    notify_admins(
+        connection=connection,
+        cause=Notification.Cause.RECONNECT,
+        message=f"{connection.get_crm_display()} needs reconnecting: {reason} Until then nothing syncs.",
     )

@@ -260,9 +260,10 @@ def push_scores(ctx: RunContext) -> None:
     if ignored:
         crm = ctx.connection.get_crm_display()
         hint = " (HubSpot needs Super Admin rights for it)" if ctx.connection.crm == "hubspot" else ""
-        ctx.partial_reasons.append(
-            f"{crm} refused or ignored {len(ignored)} score pushes{hint}: " + "; ".join(ignored[:5])
+        ctx.push_refused = f"{crm} refused or ignored {len(ignored)} score pushes{hint}: " + "; ".join(
+            ignored[:5]
         )
+        ctx.partial_reasons.append(ctx.push_refused)
 
 
 PUSHERS: dict[str, Callable[[RunContext, ObjectSetting], None]] = {

@@ -23,6 +23,7 @@ from .mapping import ValueMappingError, parse_datetime
 from .models import (
     Connection,
     ExternalRef,
+    Notification,
     ObjectSetting,
     ObjectType,
     QuarantinedRecord,
@@ -30,6 +31,7 @@ from .models import (
     SyncRun,
     SyncState,
 )
+from .notifications import notify_admins
 from .services import connector_for, setting_config_hash
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ class RunContext:
     # Customers linked to the connection when the run started: the breaker's 100 %.
     linked_customers: int = 0
     overwritten: set[int] = field(default_factory=set)
+    # Why the CRM refused or ignored score pushes, for the Admins' notification.
+    push_refused: str = ""
     pages: int = 0
     records: int = 0
 
@@ -261,6 +265,7 @@ def sync_connection(
         run.errors.append(
             {"message": str(tripped), "next": "An Admin approves the run (it goes on) or cancels it."}
         )
+        notify_admins(connection=connection, cause=Notification.Cause.PAUSED, message=str(tripped))
     except ConnectorError as error:
         status = _record_connector_error(ctx, error)
     except Exception as error:  # noqa: BLE001 - a run always ends with a report, whatever broke
@@ -372,6 +377,12 @@ def _record_connector_error(ctx: RunContext, error: ConnectorError) -> str:
         connection.status = Connection.Status.RECONNECT_NEEDED
         update.append("status")
     connection.save(update_fields=update)
+    if error.reconnect:
+        notify_admins(
+            connection=connection,
+            cause=Notification.Cause.RECONNECT,
+            message=f"{connection.get_crm_display()} needs reconnecting: {error.message} Until then nothing syncs.",
+        )
     if error.rate_limited or (error.retry_after and not error.permanent):
         ctx.run.resume_at = timezone.now() + dt.timedelta(seconds=error.retry_after or 60)
         return SyncRun.Status.RATE_LIMITED if error.rate_limited else SyncRun.Status.FAILED
@@ -390,6 +401,10 @@ def _finish(ctx: RunContext, status: str) -> None:
     for reason in ctx.partial_reasons:
         run.errors.append({"message": reason, "next": "See the connection page."})
     run.save()
+    if ctx.push_refused and not run.dry_run:
+        notify_admins(
+            connection=ctx.connection, cause=Notification.Cause.PUSH_REFUSED, message=ctx.push_refused
+        )
     if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL) and not run.dry_run:
         Connection.objects.filter(pk=ctx.connection.pk).update(last_synced_at=run.finished_at, last_error="")
     ctx.progress(f"Run #{run.pk} {run.get_status_display().lower()}: {run.counts()}")

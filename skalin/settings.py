@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "workspaces.context_processors.current_workspace",
+                "integrations.context_processors.admin_notifications",
             ],
         },
     },
