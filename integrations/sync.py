@@ -105,6 +105,14 @@ class RunContext:
         if message not in self.run.warnings and len(self.run.warnings) < 200:
             self.run.warnings.append(message)
 
+    def fill(self, local_field: str, outcome: str) -> None:
+        """Count a mapped field's value in the run report: filled, empty, or kept (blank in the CRM)."""
+        fields = self.run.fill_rates.setdefault(self.object_type, {})
+        counts = fields.setdefault(local_field, {"filled": 0, "empty": 0, "kept": 0})
+        counts[outcome] += 1
+        if outcome == "kept":
+            counts["empty"] -= 1
+
     def note(self, kind: str, sample: dict[str, Any]) -> None:
         """A sample of what the run does (or, as a plan, would do), per object and kind."""
         samples = self.run.plan.setdefault(self.object_type or "scores", {}).setdefault(kind, [])

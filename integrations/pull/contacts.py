@@ -81,6 +81,7 @@ class ContactPull:
             received[m.remote_field] = (
                 value if isinstance(value, str | int | float | bool | type(None)) else str(value)
             )
+            self.ctx.fill(m.local_field, "empty" if is_blank(value) else "filled")
             if m.local_field in self.FIELDS:
                 text = clean_text(value, max_length=254 if m.local_field == "email" else 120)
                 if m.local_field == "email":
@@ -120,6 +121,8 @@ class ContactPull:
         )
         self.ctx.count("created" if result.created else "updated" if result.changed else "unchanged")
         self.ctx.count("skipped_empty", len(result.kept))
+        for key in result.kept:
+            self.ctx.fill(key, "kept")
         self.refs.link(record, result.row.pk, received)
 
     def find(self, record: Record, email: str) -> Contact | None:

@@ -124,6 +124,7 @@ class CustomerPull:
             received[m.remote_field] = (
                 value if isinstance(value, str | int | float | bool | type(None)) else str(value)
             )
+            self.ctx.fill(m.local_field, "empty" if is_blank(value) else "filled")
             local = m.local_field
             if local == "name":
                 values["name"] = clean_text(value, max_length=200)
@@ -288,6 +289,7 @@ class CustomerPull:
         if overwrites:
             self.ctx.overwritten.add(row.pk)
         for key in result.kept:
+            self.ctx.fill(key, "kept")
             self.ctx.note("kept_empty", {"external_id": record.external_id, "label": label, "field": key})
         if matched_by:
             self.ctx.note(

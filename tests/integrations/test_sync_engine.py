@@ -443,3 +443,18 @@ def test_a_crm_user_field_is_matched_to_a_member_by_the_users_email(
     assert Customer.objects.get(name="Initech").owner is None
     assert crm.user_lookups == 2  # one per distinct user, not per record
     assert any("CRM user 005Z" in warning for warning in result.warnings)
+
+
+def test_the_run_report_gives_the_fill_rate_of_each_mapped_field(connection, crm, workspace):
+    crm.put("customers", "c1", name="Acme", domain="acme.com")
+    crm.put("customers", "c2", name="Globex", domain="")
+    crm.put("customers", "c3", name="Initech", domain="initech.com")
+    run(connection, crm)
+    crm.change("customers", "c1", domain="")
+
+    result = run(connection, crm)
+    # The look-back window re-reads Initech (filled); Acme came blank and kept its domain.
+    assert result.fill_rates["customers"]["domain"] == {"filled": 1, "empty": 0, "kept": 1}
+    first = SyncRun.objects.order_by("pk").first()
+    assert first.fill_rates["customers"]["domain"] == {"filled": 2, "empty": 1, "kept": 0}
+    assert first.fill_rates["customers"]["name"]["filled"] == 3
