@@ -222,6 +222,16 @@ class Connector:
     def list_fields(self, object_type: ObjectType) -> list[CrmField]:
         raise NotImplementedError
 
+    def find_customers(self, text: str, limit: int = 20) -> list[Record]:
+        """CRM companies whose id is `text` or whose name contains it (for "Why isn't this customer in
+        Skalin?"), whether or not the selection holds them."""
+        return []
+
+    def selection_excludes(self, record: Record, options: dict[str, Any]) -> str | None:
+        """Why the selection leaves `record` out, in words, or None when it holds it. Decided by the same
+        filters the reads use, so the answer and the sync never disagree."""
+        return None
+
     def user_emails(self, user_ids: Sequence[str]) -> dict[str, str]:
         """The email of each CRM user id (a user-type field holds ids); unknown ids are left out."""
         return {}

@@ -320,13 +320,35 @@ class Salesforce(Connector):
         raise LookupError(f"Salesforce has no choice list {kind!r}.")
 
     def find_customers(self, text: str, limit: int = 20) -> list[Record]:
-        """Accounts whose name contains `text`, for "Why isn't this customer in Skalin?"."""
+        """Accounts whose id is `text` or whose name contains it, for "Why isn't this customer in Skalin?"."""
         pattern = soql_string(text, like=True)[1:-1]
-        soql = (
-            "SELECT Id, Name, Website, ParentId, SystemModstamp FROM Account "
-            f"WHERE Name LIKE '%{pattern}%' ORDER BY Name LIMIT {int(limit)}"
-        )
+        where = f"Name LIKE '%{pattern}%'"
+        if re.fullmatch(r"[a-zA-Z0-9]{15}|[a-zA-Z0-9]{18}", text.strip()):
+            where = f"Id = {soql_string(text.strip())} OR {where}"
+        soql = f"SELECT Id, Name, Website, ParentId, SystemModstamp FROM Account WHERE {where} ORDER BY Name LIMIT {int(limit)}"
         return [self._record(row, ObjectType.CUSTOMERS) for row in self._query_all(soql)]
+
+    def selection_excludes(self, record: Record, options: dict[str, Any]) -> str | None:
+        view_id = (options.get("selection") or {}).get("list_view_id") or ""
+        if not view_id:
+            return None  # no view: every account
+        found = self._view_where("Account", view_id)
+        if found is None:
+            if record.external_id in self._view_member_ids("Account", view_id):
+                return None
+        else:
+            scope, where = found
+            request = ReadRequest(
+                object_type=ObjectType.CUSTOMERS, since=None, cursor=None, options=options, ids_only=True
+            )
+            conditions = [f"({where})"] if where else []
+            soql = self._soql(
+                "Account", request, [*conditions, f"Id = {soql_string(record.external_id)}"], scope
+            )
+            if self._query_all(soql):
+                return None
+        labels = dict(self.list_choices("account_list_views"))
+        return f"It is not in the Account view '{labels.get(view_id, view_id)}' chosen for the sync."
 
     # -- reads -------------------------------------------------------------------------------------------
     def read_page(self, request: ReadRequest) -> Page:

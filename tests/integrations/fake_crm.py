@@ -156,6 +156,17 @@ class FakeCrm(Connector):
 
     users: dict[str, str] = {}
 
+    def find_customers(self, text: str, limit: int = 20) -> list[Record]:
+        rows = self.data["customers"]
+        return [
+            Record(external_id=ext, fields=dict(row.fields), modified_at=row.modified, links=row.links)
+            for ext, row in rows.items()
+            if ext == text or text.casefold() in str(row.fields.get("name", "")).casefold()
+        ][:limit]
+
+    def selection_excludes(self, record: Record, options: dict[str, Any]) -> str | None:
+        return None if self.data["customers"][record.external_id].selected else "Its stage is not selected."
+
     def user_emails(self, user_ids: Any) -> dict[str, str]:
         self.user_lookups = getattr(self, "user_lookups", 0) + 1
         return {i: self.users[i] for i in user_ids if i in self.users}

@@ -583,3 +583,28 @@ def test_owner_ids_become_emails_with_the_owners_listed_once_across_pages() -> N
     assert connector.user_emails(["902"]) == {"902": "sam@acme.test"}
     assert len(responses.calls) == 2
     assert "after=1" in responses.calls[1].request.url
+
+
+@responses.activate
+def test_a_company_outside_the_lifecycle_selection_is_explained_by_the_same_search() -> None:
+    responses.add(responses.POST, SEARCH, json={"total": 0, "results": []})
+    connector = make()
+    record = connector._company(
+        {"id": "77", "properties": {"name": "Prospect Inc", "lifecyclestage": "lead"}}
+    )
+
+    reason = connector.selection_excludes(record, {"selection": {"lifecycle_stages": ["customer"]}})
+
+    assert reason == "Its lifecycle stage is 'lead'; the selection takes customer."
+    filters = sent(responses.calls[0])["filterGroups"][0]["filters"]
+    assert {"propertyName": "hs_object_id", "operator": "EQ", "value": "77"} in filters
+    assert filters[0] == {"propertyName": "lifecyclestage", "operator": "IN", "values": ["customer"]}
+
+
+@responses.activate
+def test_customers_are_found_by_id_or_name() -> None:
+    responses.add(responses.POST, SEARCH, json=one_page())
+    make().find_customers("1234")
+    groups = sent(responses.calls[0])["filterGroups"]
+    assert groups[0]["filters"][0]["operator"] == "CONTAINS_TOKEN"
+    assert groups[1]["filters"][0] == {"propertyName": "hs_object_id", "operator": "EQ", "value": "1234"}
