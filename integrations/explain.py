@@ -25,6 +25,16 @@ class Explanation:
     message: str
     customer: Customer | None = None
 
+    LABELS = {
+        "synced": "Synced", "churned": "Churned", "deleted": "Deleted in Skalin", "quarantined": "Put aside",
+        "not_selected": "Not selected", "would_merge": "Will merge", "would_create": "Not synced yet",
+        "ambiguous": "Ambiguous", "not_found": "Not in the CRM",
+    }  # fmt: skip
+
+    @property
+    def verdict_label(self) -> str:
+        return self.LABELS.get(self.verdict, self.verdict)
+
 
 def explain(*, connection: Connection, query: str, connector: Connector | None = None) -> list[Explanation]:
     query = query.strip()
