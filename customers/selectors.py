@@ -174,3 +174,26 @@ def parent_candidates(
     if exclude is not None and exclude.pk:
         candidates = candidates.exclude(pk=exclude.pk)
     return candidates
+
+
+PROVENANCE_FIELDS = ("name", "domain", "ref_id", "owner", "phase", "health_profile", "tags", "csm_pulse")
+
+
+def customer_provenance(customer: Customer) -> dict[str, Any]:
+    """Where each tracked value last came from (a user, a playbook run, a sync run and its connection) and
+    when, plus the two-way conflicts the syncs settled. Two queries."""
+    latest: dict[str, ChangeLog] = {}
+    fields = [*PROVENANCE_FIELDS]
+    rows = (
+        ChangeLog.objects.filter(customer=customer, object_type="customer")
+        .filter(Q(field__in=fields) | Q(field__startswith="custom:") | Q(field="created"))
+        .select_related("actor_user")
+        .order_by("-created_at", "-id")
+    )
+    for row in rows[:500]:
+        latest.setdefault(row.field, row)
+    conflicts = list(
+        ChangeLog.objects.filter(customer=customer, field__endswith="(conflict)").order_by("-created_at")[:20]
+    )
+    return {"latest": [latest[key] for key in sorted(latest) if key != "created"], "created": latest.get("created"),
+            "conflicts": conflicts}  # fmt: skip

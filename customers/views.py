@@ -185,7 +185,13 @@ def customer_history(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "customers/history.html",
-        {"customer": customer, "page_obj": page, "changes": page.object_list, "nav": "customers"},
+        {
+            "customer": customer,
+            "page_obj": page,
+            "changes": page.object_list,
+            "provenance": selectors.customer_provenance(customer),
+            "nav": "customers",
+        },
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from customers.changes import changelog_record
+
 from ..base import Record
 from ..mapping import remote_value
 from ..models import ExternalRef, FieldDirection, FieldMapping, ObjectSetting, ObjectType
@@ -101,6 +103,15 @@ def settle_two_way(
         if _same(now, before) or (remote in ref.pushed_values and _same(now, ref.pushed_values[remote])):
             keep_local.add(mapping.local_field)
         elif not _same(local_value(row, mapping), before):
+            if hasattr(row, "pk") and getattr(row, "workspace_id", None):
+                customer = row if hasattr(row, "owner_id") else row.customer
+                changelog_record(
+                    customer=customer,
+                    actor=ctx.actor,
+                    object_type="customer" if customer is row else "contact",
+                    object_id=row.pk,
+                    changes=[(f"{mapping.local_field} (conflict)", local_value(row, mapping), now)],
+                )
             ctx.warn(
                 f"{row}: {mapping.local_field} changed in Skalin and in {ctx.connection.get_crm_display()} "
                 f"since the last sync; the CRM's value '{now}' was kept."

@@ -549,3 +549,15 @@ def test_a_pulse_change_is_sent_to_the_crm_after_commit(
             reverse("customers:pulse", args=[customer.pk]), {"pulse": "2", "note": ""}
         )
     push.delay.assert_called_once_with(customer.pk)
+
+
+def test_the_history_page_says_where_each_value_comes_from(client_for, csm_membership, customer):
+    from customers.changes import Actor
+    from customers.services import customer_update
+
+    customer_update(customer=customer, actor=Actor.for_sync_run(7, "HubSpot"), domain="globex.io")
+    customer_update(customer=customer, actor=Actor.for_user(csm_membership.user), name="Globex Corp")
+    page = client_for(csm_membership).get(reverse("customers:history", args=[customer.pk])).content.decode()
+    assert "Where each value comes from" in page
+    assert "Sync run #7 (HubSpot)" in page
+    assert "globex.io" in page

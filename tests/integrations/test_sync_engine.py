@@ -415,6 +415,8 @@ def test_a_two_way_field_changed_on_both_sides_keeps_the_crm_value_and_says_so(c
     assert Customer.objects.get(name="Acme").domain == "acme.fr"
     assert any("changed in Skalin and in" in warning for warning in result.warnings)
     assert result.pushed == 0
+    conflict = ChangeLog.objects.get(field="domain (conflict)")
+    assert (conflict.old_value, conflict.new_value) == ("acme.io", "acme.fr")
 
 
 def test_an_input_only_field_always_follows_the_crm(connection, crm, workspace):
