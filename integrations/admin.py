@@ -76,3 +76,9 @@ class QuarantinedRecordAdmin(admin.ModelAdmin):
 
 
 admin.site.register([SyncState, FieldMapping])
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "workspace", "connection", "cause", "message", "dismissed_at"]
+    list_filter = ["cause"]

@@ -582,7 +582,7 @@ def test_owner_ids_become_emails_with_the_owners_listed_once_across_pages() -> N
     }
     assert connector.user_emails(["902"]) == {"902": "sam@acme.test"}
     assert len(responses.calls) == 2
-    assert "after=1" in responses.calls[1].request.url
+    assert "after=1" in str(responses.calls[1].request.url)
 
 
 @responses.activate
