@@ -4,6 +4,7 @@ from .models import (
     Connection,
     ExternalRef,
     FieldMapping,
+    Notification,
     ObjectSetting,
     QuarantinedRecord,
     SyncRun,
