@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 CONNECTORS: dict[str, str] = {
     "hubspot": "integrations.crms.hubspot.HubSpot",
     "salesforce": "integrations.crms.salesforce.Salesforce",
+    "sellsy": "integrations.crms.sellsy.Sellsy",
 }
 
 

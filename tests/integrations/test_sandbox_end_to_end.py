@@ -198,3 +198,89 @@ def test_hubspot_connect_sync_change_and_push_back(sandbox, admin_client):
     ref = connection.refs.get(object_type="customers", local_id=other.pk)
     pushed = SandboxRecord.objects.get(crm="hubspot", object_type="companies", external_id=ref.external_id)
     assert str(pushed.properties["skalin_csm_pulse"]) in ("5", "5.0")
+
+
+def test_sellsy_connect_sync_change_and_pulse_into_the_created_field(sandbox, admin_client, settings):
+    """Sellsy's token endpoint takes a JSON body, which integrations/oauth.py does not send yet: the consent
+    page is passed as a person would, then the code is exchanged with the JSON body Sellsy documents."""
+    import base64
+    import hashlib
+
+    from integrations.oauth import OAuthResult
+    from integrations.services import connection_connect
+    from sandbox.models import SandboxRecord
+    from sandbox.sellsy.seed import seed
+    from sandbox.sellsy.store import DEFAULT_ACCOUNT
+
+    login = f"{sandbox.url}/sandbox/sellsy-login"
+    settings.CRM_SETTINGS = {
+        **settings.CRM_SETTINGS,
+        "sellsy": {"api_url": f"{sandbox.url}/sandbox/sellsy", "auth_url": login, "client_id": "sl-client",
+                   "client_secret": "sl-secret"},
+    }  # fmt: skip
+    seed(companies=40, random_seed=8)
+    client, workspace = admin_client
+    verifier = "e2e-verifier-" + "x" * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect = "http://testserver/integrations/sellsy/callback"
+    query = {"response_type": "code", "client_id": "sl-client", "redirect_uri": redirect, "state": "e2e",
+             "code_challenge": challenge, "code_challenge_method": "S256"}  # fmt: skip
+    with requests.Session() as browser:
+        page = browser.get(f"{login}/oauth2/authorization", params=query, timeout=10)
+        assert page.status_code == 200 and "Allow" in page.text
+        allowed = browser.post(page.url, data={"decision": "allow"}, allow_redirects=False, timeout=10)
+        code = parse_qs(urlsplit(allowed.headers["Location"]).query)["code"][0]
+        tokens = browser.post(
+            f"{login}/oauth2/access-tokens",
+            json={"grant_type": "authorization_code", "client_id": "sl-client", "redirect_uri": redirect,
+                  "code_verifier": verifier, "code": code},
+            timeout=10,
+        ).json()  # fmt: skip
+    result = OAuthResult(
+        tokens={"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"]},
+        expires_at=None, base_url="", workspace_id=workspace.pk, connection_id=None,
+    )  # fmt: skip
+    connection = connection_connect(workspace=workspace, crm="sellsy", result=result, user=None)
+    assert connection.remote_account_id == DEFAULT_ACCOUNT
+    object_setting_update(
+        connection=connection,
+        object_type=ObjectType.CUSTOMERS,
+        mode="input",
+        options={"churn_on_absence": True, "data_back": {"enabled": True}},
+    )
+    client.post(reverse("integrations:set_status", args=[connection.pk, "enable"]))
+
+    first = sync_connection(connection_id=connection.pk)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.errors
+    clients = [
+        r
+        for r in SandboxRecord.objects.filter(crm="sellsy", object_type="companies")
+        if r.properties["type"] == "client" and not r.properties["is_archived"]
+    ]
+    counted = first.by_object["customers"]
+    assert counted.get("created", 0) + counted.get("quarantined", 0) == len(clients)
+
+    # A change in Sellsy shows up at the next run; a client turned prospect churns.
+    _connector(connection).http.put(
+        f"/v2/companies/{clients[0].external_id}", json={"name": "Renamed in Sellsy"}
+    )
+    second = sync_connection(connection_id=connection.pk)
+    assert second.by_object["customers"].get("updated") == 1, second.errors
+    renamed = Customer.objects.get(workspace=workspace, name="Renamed in Sellsy")
+    _connector(connection).http.put(f"/v2/companies/{clients[0].external_id}", json={"type": "prospect"})
+    third = sync_connection(connection_id=connection.pk)
+    assert third.churned == 1, third.errors
+    renamed.refresh_from_db()
+    assert renamed.is_churned
+
+    # The Pulse lands in the "Skalin CSM Pulse" custom field Sellsy created for us.
+    other = Customer.objects.filter(workspace=workspace).exclude(pk=renamed.pk).first()
+    Customer.objects.filter(pk=other.pk).update(csm_pulse=5)
+    fourth = sync_connection(connection_id=connection.pk)
+    assert fourth.status == SyncRun.Status.SUCCEEDED, fourth.errors
+    pulse = SandboxRecord.objects.get(
+        crm="sellsy", object_type="custom-fields", properties__name="Skalin CSM Pulse"
+    )
+    ref = connection.refs.get(object_type="customers", local_id=other.pk)
+    company = SandboxRecord.objects.get(crm="sellsy", object_type="companies", external_id=ref.external_id)
+    assert company.properties["_cf"][pulse.external_id] == "5"

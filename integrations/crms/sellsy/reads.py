@@ -36,9 +36,10 @@ def cf_id(name: str) -> int | None:
 
 def moment(value: Any) -> dt.datetime | None:
     try:
-        return parse_datetime(value)
+        when = parse_datetime(value)
     except ValueMappingError:
         return None
+    return when.astimezone(dt.UTC) if when else None
 
 
 def iso(value: Any) -> str:
