@@ -365,3 +365,17 @@ def test_validation_errors_carry_sellsys_details() -> None:
     with pytest.raises(ConnectorError) as error:
         make().read_page(companies_request())
     assert "filters.type" in error.value.message and error.value.code == "validation"
+
+
+@responses.activate
+def test_why_a_company_is_not_synced() -> None:
+    answer = fixture("companies_search_one_page")
+    answer["data"][0]["type"] = "prospect"
+    responses.add(responses.POST, SEARCH, json=answer)
+    sellsy = make()
+    found = sellsy.find_customers("Müller")
+    assert sent(responses.calls[0]) == {"filters": {"name": "Müller"}}
+    assert "prospect" in (sellsy.selection_excludes(found[0], {}) or "")
+    assert sellsy.selection_excludes(found[1], {}) is None
+    archived = type(found[1])("1", {"type": "client", "is_archived": True})
+    assert "archived" in (sellsy.selection_excludes(archived, {}) or "")

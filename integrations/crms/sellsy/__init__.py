@@ -25,6 +25,7 @@ from ...base import (
     Option,
     Page,
     ReadRequest,
+    Record,
 )
 from ...models import ObjectType, SyncMode
 from . import reads
@@ -206,6 +207,25 @@ class Sellsy(Connector):
     # -- reads ------------------------------------------------------------------------------------------------
     def read_page(self, request: ReadRequest) -> Page:
         return reads.READERS[request.object_type](self.http, request)
+
+    def find_customers(self, text: str, limit: int = 20) -> list[Record]:
+        """Companies of any type whose id is `text` or whose name contains it (search filters `id`, `name`)."""
+        text = text.strip()
+        filters: dict[str, Any] = {"id": [int(text)]} if text.isdigit() else {"name": text}
+        rows, _ = reads.list_page(self.http, "POST", f"{API}/companies/search", None,
+                                  body={"filters": filters})  # fmt: skip
+        return [
+            Record(str(r["id"]), reads.flatten(r), reads.moment(r.get("updated_at"))) for r in rows[:limit]
+        ]
+
+    def selection_excludes(self, record: Record, options: dict[str, Any]) -> str | None:
+        """The same rule as the reads: a client that is not archived."""
+        kind = record.fields.get("type") or "(none)"
+        if kind != "client":
+            return f"Its Sellsy type is '{kind}'; only clients are synced."
+        if record.fields.get("is_archived"):
+            return "It is archived in Sellsy; archived clients are not synced."
+        return None
 
     # -- writes: only the scores (and any mapped standard field) on companies -----------------------------------
     def write(
