@@ -84,6 +84,8 @@ class OAuthSpec:
     # Token-response key naming the account's own API host (Salesforce "instance_url").
     base_url_key: str = ""
     scope_separator: str = " "
+    # How the token endpoint wants its parameters: "form" (RFC 6749) or "json" (Sellsy).
+    token_body: str = "form"
 
 
 @dataclass(frozen=True)

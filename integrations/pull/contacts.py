@@ -8,6 +8,7 @@ from django.db import transaction
 
 from customers.models import Contact, Customer, CustomField, RoleTag
 from customers.services import contact_upsert_from_crm, custom_value_parse
+from workspaces.services import workspace_default_domains
 
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, is_blank, split_values
@@ -29,6 +30,11 @@ class ContactPull:
             f.key: f for f in CustomField.objects.filter(workspace=ctx.workspace, target="contact")
         }
         self.role_maps = [m for m in self.maps if m.local_field.startswith("role:")]
+        # The workspace's own domains, for CRMs that offer to leave colleagues out (Sellsy).
+        self.options = {
+            **(setting.options or {}),
+            "own_domains": workspace_default_domains(workspace=ctx.workspace),
+        }
 
     def run(self) -> None:
         if not self.customers:
@@ -41,7 +47,7 @@ class ContactPull:
                 object_type=ObjectType.CONTACTS,
                 since=since_for(state),
                 cursor=None,
-                options=self.setting.options,
+                options=self.options,
                 fields=requested_fields(self.maps),
                 scope_ids=scope,
             ),
@@ -55,7 +61,7 @@ class ContactPull:
                     object_type=ObjectType.CONTACTS,
                     since=None,
                     cursor=None,
-                    options=self.setting.options,
+                    options=self.options,
                     fields=requested_fields(self.maps),
                     scope_ids=fresh,
                 ),

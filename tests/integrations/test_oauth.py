@@ -196,3 +196,26 @@ def test_a_worker_that_waited_uses_the_token_another_just_refreshed(connection):
 def test_tokens_are_encrypted_at_rest(connection):
     assert "rt-1" not in connection.encrypted_tokens
     assert oauth.crm_settings("salesforce")["client_id"] == "cid"
+
+
+class JsonBodyCrm(PkceCrm):
+    oauth = OAuthSpec("login_url", "/authorize", "login_url", "/oauth/token", ("api",), pkce=True, token_body="json")
+
+
+@responses.activate
+def test_a_provider_that_wants_json_gets_json_for_the_code_and_the_refresh(connection):
+    from responses import matchers
+
+    responses.post(TOKEN_URL, json={"access_token": "at", "refresh_token": "rt", "expires_in": 3600},
+                   match=[matchers.json_params_matcher({"grant_type": "authorization_code", "code": "c0de"},
+                                                       strict_match=False)])  # fmt: skip
+    session = {}
+    oauth_start(session=session, connector=JsonBodyCrm, redirect_uri="https://skalin.test/cb", workspace_id=1)
+    oauth_finish(session=session, connector=JsonBodyCrm,
+                 params={"state": session["oauth:salesforce"]["state"], "code": "c0de"})  # fmt: skip
+
+    responses.post(TOKEN_URL, json={"access_token": "new", "refresh_token": "rt-2", "expires_in": 3600},
+                   match=[matchers.json_params_matcher({"grant_type": "refresh_token", "refresh_token": "rt-1"},
+                                                       strict_match=False)])  # fmt: skip
+    assert ConnectionTokens(connection, JsonBodyCrm).refresh() == "new"
+    assert responses.calls[-1].request.headers["Content-Type"] == "application/json"

@@ -201,46 +201,19 @@ def test_hubspot_connect_sync_change_and_push_back(sandbox, admin_client):
 
 
 def test_sellsy_connect_sync_change_and_pulse_into_the_created_field(sandbox, admin_client, settings):
-    """Sellsy's token endpoint takes a JSON body, which integrations/oauth.py does not send yet: the consent
-    page is passed as a person would, then the code is exchanged with the JSON body Sellsy documents."""
-    import base64
-    import hashlib
-
-    from integrations.oauth import OAuthResult
-    from integrations.services import connection_connect
+    """Sellsy's token endpoint takes a JSON body and PKCE: Connect me goes through the same browser flow."""
     from sandbox.models import SandboxRecord
     from sandbox.sellsy.seed import seed
     from sandbox.sellsy.store import DEFAULT_ACCOUNT
 
-    login = f"{sandbox.url}/sandbox/sellsy-login"
     settings.CRM_SETTINGS = {
         **settings.CRM_SETTINGS,
-        "sellsy": {"api_url": f"{sandbox.url}/sandbox/sellsy", "auth_url": login, "client_id": "sl-client",
-                   "client_secret": "sl-secret"},
+        "sellsy": {"api_url": f"{sandbox.url}/sandbox/sellsy", "auth_url": f"{sandbox.url}/sandbox/sellsy-login",
+                   "client_id": "sl-client", "client_secret": "sl-secret"},
     }  # fmt: skip
     seed(companies=40, random_seed=8)
     client, workspace = admin_client
-    verifier = "e2e-verifier-" + "x" * 50
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    redirect = "http://testserver/integrations/sellsy/callback"
-    query = {"response_type": "code", "client_id": "sl-client", "redirect_uri": redirect, "state": "e2e",
-             "code_challenge": challenge, "code_challenge_method": "S256"}  # fmt: skip
-    with requests.Session() as browser:
-        page = browser.get(f"{login}/oauth2/authorization", params=query, timeout=10)
-        assert page.status_code == 200 and "Allow" in page.text
-        allowed = browser.post(page.url, data={"decision": "allow"}, allow_redirects=False, timeout=10)
-        code = parse_qs(urlsplit(allowed.headers["Location"]).query)["code"][0]
-        tokens = browser.post(
-            f"{login}/oauth2/access-tokens",
-            json={"grant_type": "authorization_code", "client_id": "sl-client", "redirect_uri": redirect,
-                  "code_verifier": verifier, "code": code},
-            timeout=10,
-        ).json()  # fmt: skip
-    result = OAuthResult(
-        tokens={"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"]},
-        expires_at=None, base_url="", workspace_id=workspace.pk, connection_id=None,
-    )  # fmt: skip
-    connection = connection_connect(workspace=workspace, crm="sellsy", result=result, user=None)
+    connection = connect_through_the_browser_flow(client, "sellsy")
     assert connection.remote_account_id == DEFAULT_ACCOUNT
     object_setting_update(
         connection=connection,

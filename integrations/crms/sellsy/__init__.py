@@ -77,7 +77,7 @@ class Sellsy(Connector):
     key = "sellsy"
     label = "Sellsy"
     # https://api.sellsy.com/doc/v2/#section/Authentication: authorization code with PKCE (S256). The token
-    # endpoint takes a JSON body (crm-apis.md §5.1, §8): integrations/oauth.py must send it as JSON.
+    # endpoint takes a JSON body (crm-apis.md §5.1, §8).
     oauth = OAuthSpec(
         authorize_url_setting="auth_url",
         authorize_path="/oauth2/authorization",
@@ -89,6 +89,7 @@ class Sellsy(Connector):
             "activities.read", "staffs.read",
         ),
         pkce=True,
+        token_body="json",
     )  # fmt: skip
     requirements = (
         "A Sellsy user allowed to read clients, contacts, opportunities and the CRM timeline, and to create "
