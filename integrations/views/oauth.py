@@ -75,4 +75,6 @@ def oauth_callback(request: HttpRequest, crm: str) -> HttpResponse:
     messages.success(
         request, f"{cls.label} connected as {connection.remote_user_email or connection.remote_account_id}."
     )
-    return redirect("integrations:connection", pk=connection.pk)
+    if result.connection_id:  # a reconnect: back where it started
+        return redirect("integrations:connection", pk=connection.pk)
+    return redirect("integrations:setup", pk=connection.pk)
