@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from search.models import Kind, ReindexRequest, SearchEntry, SearchIndexState
+from search.selectors import search
+from search.services import STATE_PK, search_index_pass
+from search.text import normalise, query_tokens, words_of
+from tests.factories import AgreementFactory, ContactFactory, CustomerFactory
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="typo matching needs pg_trgm")
+
+
+def titles(results, kind):
+    return [entry.title for group in results.groups if group.kind == kind for entry in group.entries]
+
+
+@pytest.fixture
+def indexed(workspace, csm_membership, other_workspace):
+    globex = CustomerFactory(
+        workspace=workspace, name="Globex Corporation", domain="globex.com", ref_id="CUST-0042"
+    )
+    societe = CustomerFactory(workspace=workspace, name="Société Générale d'Études", domain="sge.fr")
+    tokyo = CustomerFactory(workspace=workspace, name="東京商事株式会社", domain="tokyo-shoji.jp")
+    ContactFactory(
+        customer=globex,
+        first_name="Jane",
+        last_name="Doe",
+        email="jane.doe@globex.com",
+        secondary_emails=["jd@personal.example"],
+        phone="+33 1 23 45 67 89",
+    )
+    ContactFactory(customer=societe, first_name="Éloïse", last_name="Müller", email="eloise@sge.fr")
+    AgreementFactory(customer=globex, plan_name="Enterprise Plus")
+    rival = CustomerFactory(workspace=other_workspace, name="Globex Rival", domain="rival.test")
+    ContactFactory(customer=rival, first_name="Jane", last_name="Rival", email="jane@rival.test")
+    search_index_pass()
+    return {"globex": globex, "societe": societe, "tokyo": tokyo, "rival": rival}
+
+
+def test_normalise_drops_accents_and_case():
+    assert normalise("  Société   GÉNÉRALE ") == "societe generale"
+    assert normalise("Øresund Straße") == "oresund strasse"
+    assert query_tokens("+33 (1) 23-45") == ["3312345"]
+    assert query_tokens("01 23 45") == ["12345"]
+    assert query_tokens("'; drop table --") == ["drop", "table"]
+    assert "acme" in words_of(["jane@acme.com"]).split()
+
+
+def test_customers_are_found_by_name_domain_and_customer_id(indexed, csm_membership):
+    for query in ("globex", "GLOB", "globex.com", "cust-0042", "corporation glob"):
+        assert titles(search(membership=csm_membership, query=query), Kind.CUSTOMER) == [
+            "Globex Corporation"
+        ], query
+
+
+def test_contacts_are_found_by_name_emails_and_phone(indexed, csm_membership):
+    for query in (
+        "jane",
+        "doe jane",
+        "jane.doe@globex.com",
+        "jd@personal",
+        "personal.example",
+        "01 23 45",
+        "33123",
+    ):
+        assert titles(search(membership=csm_membership, query=query), Kind.CONTACT) == ["Jane Doe"], query
+
+
+def test_agreements_are_found_by_plan_and_customer(indexed, csm_membership):
+    assert titles(search(membership=csm_membership, query="enterprise pl"), Kind.AGREEMENT) == [
+        "Enterprise Plus"
+    ]
+    assert titles(search(membership=csm_membership, query="globex"), Kind.AGREEMENT) == ["Enterprise Plus"]
+
+
+def test_accents_do_not_matter_either_way(indexed, csm_membership):
+    for query in ("societe generale", "Société", "ETUDES", "eloise muller", "Éloïse"):
+        results = search(membership=csm_membership, query=query)
+        assert results.total >= 1, query
+    assert titles(search(membership=csm_membership, query="muller"), Kind.CONTACT) == ["Éloïse Müller"]
+
+
+def test_cjk_names_match_anywhere(indexed, csm_membership):
+    for query in ("東京", "商事", "株式会社"):
+        assert titles(search(membership=csm_membership, query=query), Kind.CUSTOMER) == [
+            "東京商事株式会社"
+        ], query
+
+
+def test_a_word_matches_only_as_a_prefix(indexed, csm_membership):
+    assert search(membership=csm_membership, query="lobex").total == 0 or connection.vendor == "postgresql"
+    assert titles(search(membership=csm_membership, query="corp"), Kind.CUSTOMER) == ["Globex Corporation"]
+
+
+def test_a_csm_never_finds_another_workspaces_rows(indexed, csm_membership, stranger_membership):
+    results = search(membership=csm_membership, query="globex")
+    assert "Globex Rival" not in titles(results, Kind.CUSTOMER)
+    assert titles(search(membership=csm_membership, query="rival"), Kind.CONTACT) == []
+    assert titles(search(membership=stranger_membership, query="jane"), Kind.CONTACT) == ["Jane Rival"]
+    assert search(membership=None, query="globex").total == 0
+
+
+@postgres_only
+def test_a_typo_still_finds_the_customer(indexed, csm_membership):
+    results = search(membership=csm_membership, query="globx")
+    assert results.typo_matches
+    assert "Globex Corporation" in titles(results, Kind.CUSTOMER)
+    assert "Globex Rival" not in titles(results, Kind.CUSTOMER)
+
+
+def test_the_index_catches_up_with_changes_and_deletions(indexed, csm_membership, workspace):
+    globex = indexed["globex"]
+    globex.name = "Initech"
+    globex.save()
+    new = CustomerFactory(workspace=workspace, name="Umbrella")
+    indexed["societe"].delete()
+    # Until the next pass, the index still answers as before.
+    assert titles(search(membership=csm_membership, query="initech"), Kind.CUSTOMER) == []
+
+    result = search_index_pass()
+
+    assert result is not None and not result.full
+    assert titles(search(membership=csm_membership, query="initech"), Kind.CUSTOMER) == ["Initech"]
+    assert titles(search(membership=csm_membership, query="corporation"), Kind.CUSTOMER) == []
+    assert titles(search(membership=csm_membership, query="umbrella"), Kind.CUSTOMER) == ["Umbrella"]
+    assert search(membership=csm_membership, query="societe").total == 0
+    assert search(membership=csm_membership, query="eloise").total == 0  # its contact went with it
+    # The agreement's entry shows the new customer name.
+    entry = SearchEntry.objects.get(kind=Kind.AGREEMENT)
+    assert entry.subtitle.startswith("Initech")
+    assert SearchEntry.objects.filter(kind=Kind.CUSTOMER, object_id=new.pk).exists()
+
+
+def test_an_incremental_pass_reads_only_rows_changed_since_the_last(indexed):
+    from agreements.models import Agreement
+    from customers.models import Contact, Customer
+
+    an_hour_ago = timezone.now() - dt.timedelta(hours=1)
+    for model in (Customer, Contact, Agreement):
+        model.objects.update(updated_at=an_hour_ago)
+    result = search_index_pass()
+    assert result is not None and not result.full
+    assert result.indexed == {"customer": 0, "contact": 0, "agreement": 0}
+
+
+def test_rows_changed_long_ago_are_skipped_by_an_incremental_pass(indexed, workspace):
+    old = CustomerFactory(workspace=workspace, name="Hooli")
+    type(old).objects.filter(pk=old.pk).update(updated_at=timezone.now() - dt.timedelta(days=2))
+    search_index_pass()
+    assert not SearchEntry.objects.filter(object_id=old.pk, kind=Kind.CUSTOMER).exists()
+    search_index_pass(full=True)
+    assert SearchEntry.objects.filter(object_id=old.pk, kind=Kind.CUSTOMER).exists()
+
+
+def test_a_pass_never_overlaps_another(indexed):
+    SearchIndexState.objects.filter(pk=STATE_PK).update(running_since=timezone.now())
+    assert search_index_pass() is None
+    # A claim left by a killed worker is taken over after a while.
+    SearchIndexState.objects.filter(pk=STATE_PK).update(running_since=timezone.now() - dt.timedelta(hours=1))
+    assert search_index_pass() is not None
+    assert SearchIndexState.objects.get(pk=STATE_PK).running_since is None
+
+
+def test_a_failed_pass_releases_its_claim(indexed, monkeypatch):
+    import search.services as services
+
+    def boom(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "_remove_deleted", boom)
+    with pytest.raises(RuntimeError):
+        search_index_pass()
+    state = SearchIndexState.objects.get(pk=STATE_PK)
+    assert state.running_since is None
+    assert "database went away" in state.last_error
+
+
+# ---- views ---------------------------------------------------------------------------------------------
+
+
+def test_the_results_page_groups_by_kind_and_says_when_the_index_was_refreshed(
+    indexed, client_for, csm_membership
+):
+    response = client_for(csm_membership).get(reverse("search:page"), {"q": "globex"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Globex Corporation" in html and "Enterprise Plus" in html
+    assert "Globex Rival" not in html
+    assert "Index last refreshed" in html
+    assert html.index("Customers") < html.index("Agreements")
+    assert "Reindex now" not in html  # CSMs cannot ask for one
+
+
+def test_the_header_panel_is_a_fragment(indexed, client_for, csm_membership):
+    response = client_for(csm_membership).get(
+        reverse("search:page"), {"q": "jane", "panel": "1"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "Jane Doe" in html and "Jane Rival" not in html
+    assert "All results for" in html
+
+
+def test_a_bad_query_gets_a_clear_answer(indexed, client_for, csm_membership):
+    client = client_for(csm_membership)
+    assert "at least 2 characters" in client.get(reverse("search:page"), {"q": "%"}).content.decode()
+    html = client.get(reverse("search:page"), {"q": "zzzz nothing"}).content.decode()
+    assert "No customer, contact or agreement matches" in html
+    assert client.get(reverse("search:page"), {"q": "x" * 5000}).status_code == 200
+
+
+def test_an_admin_queues_a_full_reindex_of_their_workspace(indexed, client_for, admin_membership, workspace):
+    hidden = CustomerFactory(workspace=workspace, name="Stark Industries")
+    type(hidden).objects.filter(pk=hidden.pk).update(updated_at=timezone.now() - dt.timedelta(days=3))
+    client = client_for(admin_membership)
+    assert "Reindex now" in client.get(reverse("search:page")).content.decode()
+    response = client.post(reverse("search:reindex"), {"q": "stark"})
+    assert response.status_code == 302
+    request = ReindexRequest.objects.get(workspace=workspace)
+    search_index_pass()  # what the queued task runs
+    request.refresh_from_db()
+    assert request.done_at is not None
+    assert SearchEntry.objects.filter(kind=Kind.CUSTOMER, object_id=hidden.pk).exists()
+
+
+def test_csms_and_managers_cannot_ask_for_a_reindex(client_for, csm_membership, manager_membership):
+    for membership in (csm_membership, manager_membership):
+        assert client_for(membership).post(reverse("search:reindex")).status_code == 403
+    assert not ReindexRequest.objects.exists()
+
+
+def test_search_needs_a_login(client, db):
+    assert client.get(reverse("search:page"), {"q": "x"}).status_code == 302
