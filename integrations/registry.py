@@ -13,6 +13,7 @@ CONNECTORS: dict[str, str] = {
     "hubspot": "integrations.crms.hubspot.HubSpot",
     "salesforce": "integrations.crms.salesforce.Salesforce",
     "sellsy": "integrations.crms.sellsy.Sellsy",
+    "zoho": "integrations.crms.zoho.Zoho",
 }
 
 

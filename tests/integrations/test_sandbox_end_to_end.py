@@ -257,3 +257,67 @@ def test_sellsy_connect_sync_change_and_pulse_into_the_created_field(sandbox, ad
     ref = connection.refs.get(object_type="customers", local_id=other.pk)
     company = SandboxRecord.objects.get(crm="sellsy", object_type="companies", external_id=ref.external_id)
     assert company.properties["_cf"][pulse.external_id] == "5"
+
+
+def test_zoho_connect_sync_change_and_pulse_into_the_created_field(sandbox, admin_client, settings):
+    """Connect me through Zoho's consent page (the callback names the data centre's accounts server), a
+    first sync of the Customer accounts, a change seen through If-Modified-Since, and the Pulse pushed into
+    the "Skalin CSM Pulse" field created through /settings/fields."""
+    from sandbox.models import SandboxProperty, SandboxRecord
+    from sandbox.zoho.seed import seed
+    from sandbox.zoho.store import DEFAULT_ORG
+
+    settings.CRM_SETTINGS = {
+        **settings.CRM_SETTINGS,
+        "zoho": {"accounts_url": f"{sandbox.url}/sandbox/zoho-accounts", "client_id": "zc-client",
+                 "client_secret": "zc-secret"},
+    }  # fmt: skip
+    seed(companies=40, random_seed=11)
+    client, workspace = admin_client
+    connection = connect_through_the_browser_flow(client, "zoho")
+    assert connection.remote_account_id == DEFAULT_ORG
+    assert connection.base_url == f"{sandbox.url}/sandbox/zoho"
+    assert connection.tokens["refresh_token"]
+    object_setting_update(
+        connection=connection,
+        object_type=ObjectType.CUSTOMERS,
+        mode="input",
+        options={
+            "selection": {"account_types": ["Customer"]},
+            "churn_on_absence": True,
+            "parent_child": True,
+            "data_back": {"enabled": True},
+        },
+    )
+    client.post(reverse("integrations:set_status", args=[connection.pk, "enable"]))
+
+    first = sync_connection(connection_id=connection.pk)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.errors
+    selected = [
+        r
+        for r in SandboxRecord.objects.filter(crm="zoho", object_type="Accounts", archived=False)
+        if r.properties.get("Account_Type") == "Customer"
+    ]
+    counted = first.by_object["customers"]
+    assert counted.get("created", 0) + counted.get("quarantined", 0) == len(selected)
+    assert first.by_object["contacts"].get("created", 0) > 0
+
+    # A change in Zoho shows up at the next run; an account moved out of the types churns.
+    renamed, leaving = selected[0], selected[1]
+    api = _connector(connection).http
+    api.put(f"/crm/v8/Accounts/{renamed.external_id}", json={"data": [{"Account_Name": "Renamed in Zoho"}]})
+    second = sync_connection(connection_id=connection.pk)
+    assert second.by_object["customers"].get("updated") == 1, second.errors
+    assert Customer.objects.filter(workspace=workspace, name="Renamed in Zoho").exists()
+    api.put(f"/crm/v8/Accounts/{leaving.external_id}", json={"data": [{"Account_Type": "Prospect"}]})
+    third = sync_connection(connection_id=connection.pk)
+    assert third.churned == 1, third.errors
+
+    # The Pulse lands in the field Zoho created for us.
+    customer = Customer.objects.get(workspace=workspace, name="Renamed in Zoho")
+    Customer.objects.filter(pk=customer.pk).update(csm_pulse=4)
+    fourth = sync_connection(connection_id=connection.pk)
+    assert fourth.status == SyncRun.Status.SUCCEEDED, fourth.errors
+    field = SandboxProperty.objects.get(crm="zoho", object_type="Accounts", label="Skalin CSM Pulse")
+    renamed.refresh_from_db()
+    assert renamed.properties[field.name] == 4
