@@ -126,6 +126,10 @@ class MappingRow:
     def name(self) -> str:
         return self.local.replace(":", "__")
 
+    @property
+    def has_table(self) -> bool:
+        return self.local in VALUE_TABLES
+
 
 @dataclass
 class OptionRow:
@@ -185,6 +189,10 @@ class Block:
         return [
             (f.name, f"{f.label} ({f.name})" if f.label != f.name else f.name) for f in self.crm_fields or ()
         ]
+
+    @property
+    def crm_label(self) -> str:
+        return self.connector_class.label
 
     @property
     def directions(self) -> list[tuple[str, str]]:
@@ -403,7 +411,7 @@ class BlockForm:
             row.picklist = True
             known = [ValueRow(value, chosen.pop(value, ""), label) for value, label in crm_field.options]
             row.values = known + [ValueRow(crm, local) for crm, local in chosen.items()]
-        else:
+        elif row.remote:
             row.values = row.values + [ValueRow("", "") for _ in range(EMPTY_VALUE_ROWS)]
 
     def _role(self, tag: str, label: str) -> MappingRow:

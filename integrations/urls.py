@@ -9,6 +9,7 @@ urlpatterns = [
     path("oauth/<str:crm>/callback/", oauth.oauth_callback, name="oauth_callback"),
     path("connections/<int:pk>/", connections.connection_detail, name="connection"),
     path("connections/<int:pk>/setup/", wizard.setup, name="setup"),
+    path("connections/<int:pk>/setup/all/", wizard.setup_blocks, name="setup_blocks"),
     path("connections/<int:pk>/setup/<str:block>/", wizard.setup_block, name="setup_block"),
     path("connections/<int:pk>/sync/", connections.sync_now, name="sync_now"),
     path("connections/<int:pk>/push/", connections.push_now, name="push_now"),

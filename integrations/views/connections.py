@@ -83,6 +83,16 @@ PLAN_KINDS = (
     ("quarantine", "Would be quarantined"),
     ("push", "Would be written to the CRM"),
 )
+DONE_LABELS = {
+    "create": "Created",
+    "merge": "Merged with a customer already in Skalin",
+    "update": "Updated",
+    "kept_empty": "Blank in the CRM: the Skalin value was kept",
+    "churn": "Churned",
+    "unchurn": "Back from churn",
+    "quarantine": "Quarantined",
+    "push": "Written to the CRM",
+}
 OBJECT_LABELS = dict(ObjectType.choices) | {"scores": "Healthscore and Pulse"}
 
 
@@ -93,7 +103,11 @@ def _run_context(connection: Connection, run: SyncRun) -> dict[str, Any]:
         {
             "label": OBJECT_LABELS.get(key, key),
             "kinds": [
-                {"kind": kind, "label": label, "samples": run.plan[key][kind]}
+                {
+                    "kind": kind,
+                    "label": label if run.dry_run else DONE_LABELS[kind],
+                    "samples": run.plan[key][kind],
+                }
                 for kind, label in PLAN_KINDS
                 if run.plan[key].get(kind)
             ],

@@ -82,6 +82,19 @@ def setup(request: HttpRequest, pk: int) -> HttpResponse:
 
 @settings_view
 @require_GET
+def setup_blocks(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every block at once, lazily after the page: one request reads the CRM's fields one after another."""
+    connection = get_visible_or_404(request.membership, Connection, pk=pk)  # type: ignore[attr-defined]
+    catalog = Catalog(connection)
+    blocks = [
+        {"key": key, "label": BLOCK_LABELS[key], "form": BlockForm(connection, key, catalog=catalog)}
+        for key in BLOCKS
+    ]
+    return render(request, "integrations/setup.html#blocks", {"connection": connection, "blocks": blocks})
+
+
+@settings_view
+@require_GET
 def setup_block(request: HttpRequest, pk: int, block: str) -> HttpResponse:
     """One block, with the CRM's fields read live. `retry` reads them again; the block's current inputs,
     when sent along (`<block>-present`), are kept (a Retry or a changed stage field loses nothing)."""
