@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import connections, oauth, wizard
+from .views import connections, oauth, safety, wizard
 
 app_name = "integrations"
 urlpatterns = [
@@ -14,7 +14,13 @@ urlpatterns = [
     path("connections/<int:pk>/sync/", connections.sync_now, name="sync_now"),
     path("connections/<int:pk>/push/", connections.push_now, name="push_now"),
     path("connections/<int:pk>/runs/<int:run_id>/", connections.run_detail, name="run"),
+    path("connections/<int:pk>/why/", safety.why, name="why"),
     path("connections/<int:pk>/runs/<int:run_id>/apply/", connections.run_apply, name="run_apply"),
+    path(
+        "connections/<int:pk>/runs/<int:run_id>/<str:decision>/",
+        safety.decide,
+        name="decide",
+    ),
     path(
         "connections/<int:pk>/quarantine/<int:record_id>/retry/",
         connections.quarantine_retry,

@@ -358,3 +358,31 @@ def test_an_unknown_block_is_not_found(client_for, admin_membership, conn):
         client_for(admin_membership).get(reverse("integrations:setup_block", args=[conn.pk, "x"])).status_code
         == 404
     )
+
+
+def test_the_connection_page_offers_the_why_lookup_and_push_now(client_for, admin_membership, conn):
+    html = (
+        client_for(admin_membership).get(reverse("integrations:connection", args=[conn.pk])).content.decode()
+    )
+    assert reverse("integrations:why", args=[conn.pk]) in html
+    assert "Push Skalin values to the CRM now" in html and "Connected CRM user" in html
+    assert "Delete</button>" not in html  # only once disabled
+
+
+def test_a_running_run_polls_its_progress_and_a_finished_plan_offers_apply(
+    client_for, admin_membership, conn
+):
+    client = client_for(admin_membership)
+    running = SyncRun.objects.create(
+        connection=conn, status="running", progress={"object": "customers", "pages": 3, "records": 250}
+    )
+    html = client.get(
+        reverse("integrations:run", args=[conn.pk, running.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'hx-trigger="every 2s"' in html and "3 pages read, 250 records" in html
+    running.status, running.dry_run = "succeeded", True
+    running.plan = {"customers": {"create": [{"external_id": "42", "label": "Acme"}]}}
+    running.by_object = {"customers": {"created": 1}}
+    running.save()
+    html = client.get(reverse("integrations:run", args=[conn.pk, running.pk])).content.decode()
+    assert "every 2s" not in html and "Apply: start the sync" in html and "Acme" in html
