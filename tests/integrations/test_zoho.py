@@ -45,8 +45,12 @@ def query(call: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(str(call.request.url)).query)
 
 
+def sent_json(call: Any) -> Any:
+    return json.loads(call.request.body or b"{}")
+
+
 def coql_sent(rsps: responses.RequestsMock) -> list[str]:
-    return [json.loads(c.request.body)["select_query"] for c in rsps.calls if c.request.url.endswith("/coql")]
+    return [sent_json(c)["select_query"] for c in rsps.calls if str(c.request.url).endswith("/coql")]
 
 
 class TestZohoContract(ConnectorContract):
@@ -172,7 +176,10 @@ def test_customers_are_the_selected_account_types_with_raw_values_and_parents() 
     assert acme.fields["Tag"] == "VIP"
     assert acme.modified_at == dt.datetime(2026, 1, 3, 9, 0, tzinfo=dt.UTC)
     assert child.links["parent"] == ["4876876000000333001"]
-    assert json.loads(page.next_cursor or "") == {"i": 0, "token": fixture("accounts_page1")["info"]["next_page_token"]}
+    assert json.loads(page.next_cursor or "") == {
+        "i": 0,
+        "token": fixture("accounts_page1")["info"]["next_page_token"],
+    }
 
 
 @responses.activate
@@ -184,7 +191,11 @@ def test_no_type_chosen_means_every_type() -> None:
 
 def test_a_single_value_field_matches_any_listed_value_and_a_multi_value_field_needs_them_all() -> None:
     row = {"Account_Type": "Customer", "Industry": "Retail", "Segments": ["EMEA", "Enterprise"]}
-    single = {"account_types": ["Customer"], "filter_field": "Industry", "filter_values": ["Banking", "retail"]}
+    single = {
+        "account_types": ["Customer"],
+        "filter_field": "Industry",
+        "filter_values": ["Banking", "retail"],
+    }
     assert selection_excludes(row, single) is None
     assert selection_excludes(row, {**single, "filter_values": ["Banking"]}) is not None
     multi = {"filter_field": "Segments", "filter_values": ["EMEA", "Enterprise"]}
@@ -226,7 +237,10 @@ def test_paging_follows_page_token_past_2000_records_never_page_11() -> None:
 
 @responses.activate
 def test_a_listing_without_page_token_stops_at_2000_rather_than_asking_page_11() -> None:
-    body = {**fixture("accounts_page1"), "info": {**fixture("accounts_page1")["info"], "page": 10, "next_page_token": None}}
+    body = {
+        **fixture("accounts_page1"),
+        "info": {**fixture("accounts_page1")["info"], "page": 10, "next_page_token": None},
+    }
     responses.get(ACCOUNTS, json=body)
     with pytest.raises(ConnectorError, match="2,000"):
         make().read_page(request(cursor=json.dumps({"i": 0, "page": 10})))
@@ -254,11 +268,20 @@ def test_if_modified_since_with_nothing_changed_is_an_empty_last_page() -> None:
 def test_the_churn_enumeration_walks_coql_by_id_with_the_same_selection() -> None:
     responses.post(f"{API}/coql", json=fixture("coql_ids_page1"))
     responses.post(f"{API}/coql", json=fixture("coql_ids_page2"))
-    options = {"selection": {"account_types": ["Customer"], "filter_field": "Segments", "filter_values": ["EMEA", "Enterprise"]}}
+    options = {
+        "selection": {
+            "account_types": ["Customer"],
+            "filter_field": "Segments",
+            "filter_values": ["EMEA", "Enterprise"],
+        }
+    }
     connector = make()
     first = connector.read_page(request(options=options, ids_only=True))
     second = connector.read_page(request(options=options, ids_only=True, cursor=first.next_cursor))
-    assert [r.external_id for r in first.records + second.records] == ["4876876000000333001", "4876876000000333007"]
+    assert [r.external_id for r in first.records + second.records] == [
+        "4876876000000333001",
+        "4876876000000333007",
+    ]
     assert second.next_cursor is None
     assert coql_sent(responses.mock) == [
         "select id, Account_Type, Segments from Accounts where Account_Type in ('Customer') order by id asc limit 2000",
@@ -312,7 +335,9 @@ def test_contacts_of_synced_accounts_only_even_without_email() -> None:
 def test_contacts_of_a_few_new_accounts_come_from_their_related_lists() -> None:
     responses.get(f"{ACCOUNTS}/4876876000000333001/Contacts", json=fixture("contacts"))
     responses.get(f"{ACCOUNTS}/4876876000000333002/Contacts", status=204)
-    ids, pages = read_all(make(), request(ObjectType.CONTACTS, scope_ids=["4876876000000333001", "4876876000000333002"]))
+    ids, pages = read_all(
+        make(), request(ObjectType.CONTACTS, scope_ids=["4876876000000333001", "4876876000000333002"])
+    )
     assert ids == ["4876876000000444001", "4876876000000444002"] and pages == 2
     assert "sort_by" not in query(responses.calls[0])
 
@@ -321,7 +346,9 @@ def test_contacts_of_a_few_new_accounts_come_from_their_related_lists() -> None:
 def test_agreements_are_won_deals_keyed_by_the_contract_ref_field() -> None:
     responses.get(f"{API}/Deals", json=fixture("deals"))
     options = {"ref_field": "Contract_Ref", "won_only": True}
-    page = make().read_page(request(ObjectType.AGREEMENTS, options=options, scope_ids=["4876876000000333001"] * 11))
+    page = make().read_page(
+        request(ObjectType.AGREEMENTS, options=options, scope_ids=["4876876000000333001"] * 11)
+    )
     (record,) = page.records
     assert record.external_id == "CTR-2025-001"
     assert record.fields["Contract_End"] == "2026-06-30"
@@ -344,7 +371,9 @@ def test_interactions_are_normalised_notes_calls_and_meetings_of_synced_accounts
     connector, records, cursor = make(), [], None
     options = {"kinds": ["note", "call", "meeting"]}
     while True:
-        page = connector.read_page(request(ObjectType.INTERACTIONS, options=options, cursor=cursor, scope_ids=None))
+        page = connector.read_page(
+            request(ObjectType.INTERACTIONS, options=options, cursor=cursor, scope_ids=None)
+        )
         records += page.records
         if not (cursor := page.next_cursor):
             break
@@ -362,14 +391,21 @@ def test_interactions_are_normalised_notes_calls_and_meetings_of_synced_accounts
 @responses.activate
 def test_a_write_puts_the_data_array_and_tags_go_through_their_actions() -> None:
     responses.put(f"{ACCOUNTS}/42", json=fixture("update_success"))
-    responses.get(f"{ACCOUNTS}/42", json={"data": [{"id": "42", "Tag": [{"name": "Old", "id": "1"}, {"name": "VIP", "id": "2"}]}]})
-    responses.post(f"{ACCOUNTS}/42/actions/add_tags", json={"data": [{"code": "SUCCESS", "status": "success"}]})
-    responses.post(f"{ACCOUNTS}/42/actions/remove_tags", json={"data": [{"code": "SUCCESS", "status": "success"}]})
+    responses.get(
+        f"{ACCOUNTS}/42",
+        json={"data": [{"id": "42", "Tag": [{"name": "Old", "id": "1"}, {"name": "VIP", "id": "2"}]}]},
+    )
+    responses.post(
+        f"{ACCOUNTS}/42/actions/add_tags", json={"data": [{"code": "SUCCESS", "status": "success"}]}
+    )
+    responses.post(
+        f"{ACCOUNTS}/42/actions/remove_tags", json={"data": [{"code": "SUCCESS", "status": "success"}]}
+    )
     make().write(ObjectType.CUSTOMERS, "42", {"Skalin_CSM_Pulse": 4, "Tag": "VIP;Skalin"})
-    bodies = {c.request.url.split("/crm/v8")[1]: c.request.body for c in responses.calls if c.request.method != "GET"}
-    assert json.loads(bodies["/Accounts/42"]) == {"data": [{"Skalin_CSM_Pulse": 4}]}
-    assert json.loads(bodies["/Accounts/42/actions/add_tags"]) == {"tags": [{"name": "Skalin"}]}
-    assert json.loads(bodies["/Accounts/42/actions/remove_tags"]) == {"tags": [{"name": "Old"}]}
+    bodies = {str(c.request.url).split("/crm/v8")[1]: c for c in responses.calls if c.request.method != "GET"}
+    assert sent_json(bodies["/Accounts/42"]) == {"data": [{"Skalin_CSM_Pulse": 4}]}
+    assert sent_json(bodies["/Accounts/42/actions/add_tags"]) == {"tags": [{"name": "Skalin"}]}
+    assert sent_json(bodies["/Accounts/42/actions/remove_tags"]) == {"tags": [{"name": "Old"}]}
 
 
 @responses.activate
@@ -390,7 +426,7 @@ def test_an_interaction_is_created_on_its_account() -> None:
         {"customers": ["4876876000000333001"], "contacts": ["4876876000000444001"]},
     )  # fmt: skip
     assert new_id == "4876876000000777001"
-    (sent,) = json.loads(responses.calls[0].request.body)["data"]
+    (sent,) = sent_json(responses.calls[0])["data"]
     assert sent["What_Id"] == {"id": "4876876000000333001"} and sent["$se_module"] == "Accounts"
     assert sent["Call_Type"] == "Inbound" and sent["Call_Start_Time"] == "2026-01-05T09:00:00+00:00"
 
@@ -403,7 +439,9 @@ def test_output_fields_are_created_once_and_found_afterwards() -> None:
     assert names == {"health_score": "Skalin_Healthscore", "csm_pulse": "Skalin_CSM_Pulse"}
     posts = [c for c in responses.calls if c.request.method == "POST"]
     assert len(posts) == 1
-    assert json.loads(posts[0].request.body) == {"fields": [{"field_label": "Skalin CSM Pulse", "data_type": "integer", "length": 2}]}
+    assert sent_json(posts[0]) == {
+        "fields": [{"field_label": "Skalin CSM Pulse", "data_type": "integer", "length": 2}]
+    }
     assert query(posts[0])["module"] == ["Accounts"]
 
 
@@ -414,7 +452,11 @@ def test_fields_and_account_types_come_from_the_field_metadata() -> None:
     fields = {f.name: f for f in connector.list_fields(ObjectType.CUSTOMERS)}
     assert fields["Segments"].type == "enumeration" and fields["Owner"].type == "user"
     assert not fields["Modified_Time"].writable
-    assert connector.list_choices("account_types") == [("Customer", "Customer"), ("Prospect", "Prospect"), ("Partner", "Partner")]
+    assert connector.list_choices("account_types") == [
+        ("Customer", "Customer"),
+        ("Prospect", "Prospect"),
+        ("Partner", "Partner"),
+    ]
 
 
 @responses.activate
@@ -422,7 +464,11 @@ def test_identity_is_the_org_and_the_current_user() -> None:
     responses.get(f"{API}/org", json=fixture("org"))
     responses.get(f"{API}/users", json=fixture("current_user"))
     identity = make().identity()
-    assert (identity.account_id, identity.user_email, identity.user_name) == ("20071234567", "ada@acme-zoho.test", "Ada Admin")
+    assert (identity.account_id, identity.user_email, identity.user_name) == (
+        "20071234567",
+        "ada@acme-zoho.test",
+        "Ada Admin",
+    )
     assert query(responses.calls[1])["type"] == ["CurrentUser"]
 
 
@@ -430,7 +476,9 @@ def test_identity_is_the_org_and_the_current_user() -> None:
 def test_user_emails_come_from_all_users_once() -> None:
     responses.get(f"{API}/users", json=fixture("current_user"))
     connector = make()
-    assert connector.user_emails(["4876876000000300001", "nobody"]) == {"4876876000000300001": "ada@acme-zoho.test"}
+    assert connector.user_emails(["4876876000000300001", "nobody"]) == {
+        "4876876000000300001": "ada@acme-zoho.test"
+    }
     connector.user_emails(["4876876000000300001"])
     assert len(responses.calls) == 1
 
