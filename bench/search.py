@@ -1,0 +1,229 @@
+"""How fast the header search answers over 50,000 customers and 150,000 contacts, and how long the index
+takes to build in full and to catch up with a few hundred changes.
+
+    .venv/bin/python bench/search.py                   # PostgreSQL, skalin_bench_search (created if missing)
+    DATABASE_URL=sqlite:////tmp/bench-search.sqlite3 .venv/bin/python bench/search.py
+
+See bench/README.md. Prints figures; asserts nothing about time."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skalin_bench_search")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skalin.settings")
+
+from customer_list import prepare_database  # noqa: E402  (the same database set-up as the other bench)
+
+SLUG = "bench-search"
+BATCH = 5000
+
+
+def seed(customers: int, contacts_each: int, rng: random.Random) -> tuple[Any, float | None]:
+    from django.db import connection, transaction
+
+    from customers.models import Contact, Customer, Phase
+    from skalin import demo_data
+    from workspaces.models import Membership, Role, Workspace
+    from workspaces.services import user_get_or_create, workspace_create
+
+    workspace = Workspace.objects.filter(slug=SLUG).first()
+    if workspace is not None:
+        return Membership.objects.get(workspace=workspace, role=Role.CSM), None
+    started = time.monotonic()
+    with transaction.atomic():
+        workspace = workspace_create(name="Bench search", slug=SLUG, email_domains=[f"{SLUG}.test"])
+        user = user_get_or_create(email=f"csm@{SLUG}.test", first_name="Bench", last_name="CSM")
+        membership = Membership.objects.create(workspace=workspace, user=user, role=Role.CSM)
+        run = Phase.objects.get(workspace=workspace, technical_name="run")
+        names = rng.sample(range(demo_data.NAME_SPACE), min(customers, demo_data.NAME_SPACE))
+        people = [(first, last) for first in demo_data.FIRST_NAMES for last in demo_data.LAST_NAMES]
+        for start in range(0, customers, BATCH):
+            rows = []
+            for index in range(start, min(start + BATCH, customers)):
+                name, domain = demo_data.company_name(names[index % len(names)])
+                if index >= len(names):  # more customers than distinct names: number the repeats
+                    name, domain = f"{name} {index // len(names)}", f"{index // len(names)}.{domain}"
+                rows.append(
+                    Customer(
+                        workspace=workspace, name=name, domain=domain, ref_id=f"S-{index:06d}", phase=run
+                    )
+                )
+            Customer.objects.bulk_create(rows)
+            contacts = []
+            for customer in rows:
+                for n in range(contacts_each):
+                    first, last = rng.choice(people)
+                    local = demo_data.email_local_part(first, last)
+                    contacts.append(
+                        Contact(
+                            workspace=workspace,
+                            customer=customer,
+                            first_name=first,
+                            last_name=last,
+                            email=f"{local}.{customer.pk}.{n}@{customer.domain}",
+                            secondary_emails=[f"{local[:1]}{customer.pk}@mail.example"] if n == 0 else [],
+                            phone=f"+33 1 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+                        )
+                    )
+            Contact.objects.bulk_create(contacts)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return membership, time.monotonic() - started
+
+
+def queries(rng: random.Random, workspace_id: int, count: int) -> list[str]:
+    """Varied queries: name prefixes of 2-6 letters, whole names, two words, emails and their domains,
+    Customer IDs, phone fragments, one-letter typos, accents, and words that match nothing."""
+    from customers.models import Contact, Customer
+
+    names = list(
+        Customer.objects.filter(workspace_id=workspace_id)
+        .order_by("?")
+        .values_list("name", "domain", "ref_id")[:200]
+    )
+    people = list(
+        Contact.objects.filter(workspace_id=workspace_id)
+        .order_by("?")
+        .values_list("first_name", "last_name", "email", "phone")[:200]
+    )
+    makers = [
+        lambda: rng.choice(names)[0].split()[0][: rng.randint(2, 6)],
+        lambda: rng.choice(names)[0],
+        lambda: " ".join(rng.choice(names)[0].split()[:2]),
+        lambda: rng.choice(names)[1],
+        lambda: rng.choice(names)[2],
+        lambda: rng.choice(people)[0],
+        lambda: f"{rng.choice(people)[0]} {rng.choice(people)[1]}",
+        lambda: rng.choice(people)[2],
+        lambda: rng.choice(people)[2].split("@")[0][:8],
+        lambda: rng.choice(people)[3][-8:],
+        lambda: _typo(rng, rng.choice(names)[0].split()[0]),
+        lambda: _typo(rng, rng.choice(people)[1]),
+        lambda: "société",
+        lambda: rng.choice(["zzqxw", "nothing-here", "qqq"]),
+    ]
+    return [makers[i % len(makers)]() for i in range(count)]
+
+
+def _typo(rng: random.Random, word: str) -> str:
+    if len(word) < 5:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1 :]  # one letter dropped
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--contacts-each", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument(
+        "--changes", type=int, default=500, help="customers changed before the incremental pass"
+    )
+    parser.add_argument("--reseed", action="store_true")
+    args = parser.parse_args()
+    label = prepare_database(args.reseed)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from customers.models import Contact, Customer
+    from search.models import SearchEntry
+    from search.selectors import search
+    from search.services import search_index_pass
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(1)
+    membership, seeded = seed(args.customers, args.contacts_each, rng)
+    workspace_id = membership.workspace_id
+    print(f"Database: {label}")
+    print(
+        f"Workspace: {Customer.objects.filter(workspace_id=workspace_id).count():,} customers, "
+        f"{Contact.objects.filter(workspace_id=workspace_id).count():,} contacts"
+        + (f" (seeded in {seeded:.1f}s)" if seeded is not None else " (already seeded)")
+    )
+
+    # The rows were written minutes ago; a real workspace's were not: age them so that the incremental pass
+    # below measures the changes made for it, not the whole seed inside the pass's overlap window.
+    a_day_ago = timezone.now() - dt.timedelta(days=1)
+    Customer.objects.filter(workspace_id=workspace_id).update(updated_at=a_day_ago)
+    Contact.objects.filter(workspace_id=workspace_id).update(updated_at=a_day_ago)
+    started = time.monotonic()
+    search_index_pass(full=True)
+    full = time.monotonic() - started
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE search_searchentry")
+    print(f"Full reindex: {full:.1f}s for {SearchEntry.objects.count():,} entries")
+
+    changed = list(
+        Customer.objects.filter(workspace_id=workspace_id)
+        .order_by("?")
+        .values_list("pk", flat=True)[: args.changes]
+    )
+    Customer.objects.filter(pk__in=changed).update(updated_at=timezone.now())
+    doomed = Contact.objects.filter(workspace_id=workspace_id).order_by("-pk").first()
+    if doomed is not None:
+        doomed.delete()
+    started = time.monotonic()
+    result = search_index_pass()
+    incremental = time.monotonic() - started
+    print(
+        f"Incremental reindex after {len(changed)} changed customers and 1 deleted contact: {incremental:.2f}s "
+        f"(indexed {dict((str(k), v) for k, v in result.indexed.items()) if result else '-'}, removed {result.removed if result else '-'})"
+    )
+
+    for per_kind, what in ((8, "header panel (8 per kind)"), (50, "results page (50 per kind)")):
+        timings: list[float] = []
+        typo_timings: list[float] = []
+        typo_hits = empty = 0
+        texts = queries(random.Random(2), workspace_id, args.queries)
+        for text in texts[:5]:
+            search(membership=membership, query=text, per_kind=per_kind)  # warm up
+        for text in texts:
+            began = time.perf_counter()
+            found = search(membership=membership, query=text, per_kind=per_kind)
+            timings.append((time.perf_counter() - began) * 1000)
+            if found.typo_matches or (found.total == 0 and connection.vendor == "postgresql"):
+                typo_timings.append(timings[-1])  # the typo fallback ran
+            typo_hits += found.typo_matches
+            empty += found.total == 0
+        print(
+            f"Search, {what}, {len(texts)} queries: p50 {percentile(timings, 0.5):.1f} ms, "
+            f"p95 {percentile(timings, 0.95):.1f} ms, p99 {percentile(timings, 0.99):.1f} ms, "
+            f"max {max(timings):.1f} ms, mean {statistics.mean(timings):.1f} ms "
+            f"({typo_hits} answered by typo matching, {empty} with no result)"
+        )
+        direct = [ms for ms in timings if ms not in typo_timings]
+        if typo_timings and direct:
+            print(
+                f"  answered without the typo fallback ({len(direct)}): p50 {percentile(direct, 0.5):.1f} ms, "
+                f"p95 {percentile(direct, 0.95):.1f} ms; with it ({len(typo_timings)}): "
+                f"p50 {percentile(typo_timings, 0.5):.1f} ms, p95 {percentile(typo_timings, 0.95):.1f} ms"
+            )
+        slow = sorted(zip(timings, texts, strict=True), reverse=True)[:3]
+        print("  slowest: " + ", ".join(f"{text!r} {ms:.0f} ms" for ms, text in slow))
+
+
+if __name__ == "__main__":
+    main()
