@@ -14,6 +14,7 @@ CONNECTORS: dict[str, str] = {
     "salesforce": "integrations.crms.salesforce.Salesforce",
     "sellsy": "integrations.crms.sellsy.Sellsy",
     "zoho": "integrations.crms.zoho.Zoho",
+    "pipedrive": "integrations.crms.pipedrive.Pipedrive",
 }
 
 
