@@ -610,6 +610,7 @@ def main() -> None:
     port = free_port()
     # Read by the settings at django.setup(), and inherited by the server and the sync subprocesses.
     os.environ["SANDBOX_ENABLED"] = "true"
+    os.environ["SANDBOX_RECORD_CALLS"] = "true"
     os.environ["SANDBOX_BASE_URL"] = f"http://127.0.0.1:{port}"
     import django
 

@@ -92,11 +92,15 @@ def account_for(crm: str, account_id: str) -> SandboxAccount:
 
 
 def over_rate_limit(account: SandboxAccount, *, path: str) -> bool:
-    """Record the call; True when the account's configured rate limit is exceeded."""
+    """True when the account's configured rate limit is exceeded. Calls are recorded only when a limit needs
+    them (or SANDBOX_RECORD_CALLS asks, for benchmarks): a read must not write, or a plan holding a
+    transaction on SQLite would lock the sandbox out."""
     now = timezone.now()
-    SandboxCall.objects.create(crm=account.crm, account_id=account.account_id, at=now, path=path[:300])
     if not account.rate_limit:
+        if settings.SANDBOX_RECORD_CALLS:
+            SandboxCall.objects.create(crm=account.crm, account_id=account.account_id, at=now, path=path[:300])
         return False
+    SandboxCall.objects.create(crm=account.crm, account_id=account.account_id, at=now, path=path[:300])
     window_start = now - dt.timedelta(seconds=account.rate_window_seconds)
     recent = SandboxCall.objects.filter(
         crm=account.crm, account_id=account.account_id, at__gt=window_start

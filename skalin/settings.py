@@ -226,6 +226,8 @@ TOKEN_KEY_FILE = VAR_DIR / "token-encryption.key"
 # The wire-compatible fake CRMs (sandbox app): on for the demo and tests, never in production by default.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Keep a row per sandbox API call even without a rate limit (benchmarks count them).
+SANDBOX_RECORD_CALLS = env.bool("SANDBOX_RECORD_CALLS", default=False)
 
 
 def _crm_url(name: str, vendor_default: str, sandbox_path: str) -> str:

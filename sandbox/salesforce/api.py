@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 
 from ..common import (
@@ -43,12 +43,17 @@ def no_content() -> HttpResponse:
     return HttpResponse(status=204)
 
 
+# Calls of accounts without a daily limit, counted in memory for the Sforce-Limit-Info header: a read must not
+# write to the database (a plan holding a transaction on SQLite would lock the sandbox out).
+_UNLIMITED_CALLS: Counter[str] = Counter()
+
+
 def _count_call(account: SandboxAccount) -> bool:
     """Count the call against the daily allocation; True when it is spent."""
     if account.daily_limit:
         return over_daily_limit(account)
-    SandboxAccount.objects.filter(pk=account.pk).update(calls_today=F("calls_today") + 1)
-    account.calls_today += 1
+    _UNLIMITED_CALLS[account.account_id] += 1
+    account.calls_today += _UNLIMITED_CALLS[account.account_id]
     return False
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from customers.models import Customer
@@ -17,13 +16,6 @@ from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 from workspaces.models import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-# A plan (dry run) holds one database transaction while it reads the CRM; the sandbox CRM writes to the same
-# database to answer. PostgreSQL lets both go on; SQLite locks the whole database, so the sandbox answers 500.
-needs_concurrent_writes = pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="the plan's transaction and the sandbox CRM write to the same SQLite database at once; run with "
-    "DATABASE_URL=postgres://... (engine issue: a plan should not hold a transaction across CRM calls)",
-)
 PASSWORD = "correct horse battery staple"
 
 
@@ -117,7 +109,6 @@ def save_apply_and_follow(page, screenshot, prefix):
     screenshot(f"{prefix}-07-customers", full_page=True)
 
 
-@needs_concurrent_writes
 def test_an_admin_connects_hubspot_sets_it_up_and_sees_the_synced_customers(
     page, sandbox, workspace, screenshot, console
 ):
@@ -170,7 +161,6 @@ def test_an_admin_connects_hubspot_sets_it_up_and_sees_the_synced_customers(
     screenshot("hubspot-08-connection-page", full_page=True)
 
 
-@needs_concurrent_writes
 def test_an_admin_connects_salesforce_with_a_list_view(page, sandbox, workspace, screenshot, console):
     from sandbox.salesforce.seed import seed
 
