@@ -43,3 +43,15 @@ class TaskAdmin(admin.ModelAdmin):
 @admin.register(PlaybookEngineState)
 class PlaybookEngineStateAdmin(admin.ModelAdmin):
     list_display = ("id", "last_change_id", "events_finished_at", "daily_finished_at")
+
+
+@admin.register(PlaybookCondition)
+class PlaybookConditionAdmin(admin.ModelAdmin):
+    list_display = ("playbook", "position", "kind")
+    raw_id_fields = ("playbook",)
+
+
+@admin.register(PlaybookAction)
+class PlaybookActionAdmin(admin.ModelAdmin):
+    list_display = ("playbook", "position", "kind")
+    raw_id_fields = ("playbook",)

@@ -386,7 +386,51 @@ def seed_demo(*, customers: int = DEMO_CUSTOMERS, seed: int = 7, now: dt.datetim
     with transaction.atomic():
         count = _seed_workspace(random.Random(seed), customers=customers, now=now)
         _seed_other_corp(random.Random(seed + 1), now=now)
+        _seed_playbooks(Workspace.objects.get(slug=DEMO_SLUG), now=now)
+    _fill_search_and_reports(now=now)
     return DemoSeed(created=True, logins=demo_logins(), customers=count)
+
+
+def _seed_playbooks(workspace: Workspace, *, now: dt.datetime) -> None:
+    """Three playbooks a CS team would start with, enabled, so the demo shows playbooks and tasks."""
+    from playbooks.models import ActionKind, ConditionKind, Trigger
+    from playbooks.services import ActionSpec, ConditionSpec, playbook_save, playbook_set_enabled
+
+    admin = workspace.memberships.filter(role="admin").select_related("user").first()
+    user = admin.user if admin else None
+    churn = workspace.phases.filter(technical_name="churn").first()
+    not_churned = [ConditionSpec(kind=ConditionKind.STAGE_IS_NOT, phase=churn)] if churn else []
+    recipes = [
+        ("Escalate", "Flag a customer in trouble and get its owner on the phone.", Trigger.MANUAL, None, [], [
+            ActionSpec(kind=ActionKind.ADD_TAG, new_tag_name="Escalated"),
+            ActionSpec(kind=ActionKind.CREATE_TASK, assign_to_owner=True,
+                       task_title="Call the sponsor about the escalation", due_in_days=2),
+        ]),
+        ("Onboarding welcome", "Every new customer gets a welcome call.", Trigger.CUSTOMER_CREATED, None,
+         not_churned, [ActionSpec(kind=ActionKind.CREATE_TASK, assign_to_owner=True,
+                                  task_title="Welcome call and onboarding plan", due_in_days=3)]),
+        ("Renewal in 60 days", "Prepare renewals two months ahead.", Trigger.RENEWAL_IN, 60, not_churned, [
+            ActionSpec(kind=ActionKind.ADD_TAG, new_tag_name="Renewal"),
+            ActionSpec(kind=ActionKind.CREATE_TASK, assign_to_owner=True,
+                       task_title="Prepare the renewal proposal", due_in_days=7),
+        ]),
+    ]  # fmt: skip
+    for name, description, trigger, days, conditions, actions in recipes:
+        saved = playbook_save(
+            workspace=workspace, user=user, name=name, description=description, trigger=trigger,
+            trigger_days=days, conditions=conditions, actions=actions,
+        )  # fmt: skip
+        playbook_set_enabled(playbook=saved.playbook, enabled=True, now=now)
+
+
+def _fill_search_and_reports(*, now: dt.datetime) -> None:
+    """The header search and the Reports page show something from the first login, not after a beat tick."""
+    from reports.services import report_snapshot_compute
+    from search.services import search_index_pass
+
+    search_index_pass(full=True, now=now)
+    for workspace_id in Workspace.objects.filter(slug__in=[DEMO_SLUG, OTHER_SLUG]).values_list("pk", flat=True):
+        report_snapshot_compute(workspace_id=workspace_id, now=now)
 
 
 @dataclass

@@ -199,6 +199,27 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "search-reindex-every-15-minutes": {
+        "task": "search.tasks.reindex_search",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 14 * 60},
+    },
+    "reports-daily": {
+        "task": "reports.tasks.compute_daily_reports",
+        "schedule": crontab(minute=30, hour=2),
+        "options": {"expires": 6 * 3600},
+    },
+    "playbooks-events": {
+        "task": "playbooks.tasks.process_playbook_events",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
+    },
+    # After the daily agreement refresh (renewal dates) and the Sunday-night health scores.
+    "playbooks-daily": {
+        "task": "playbooks.tasks.run_time_based_playbooks",
+        "schedule": crontab(minute=30, hour=4),
+        "options": {"expires": 6 * 3600},
+    },
     "crm-sync-hourly": {
         "task": "integrations.tasks.sync_all_connections",
         "schedule": crontab(minute=0),

@@ -7,7 +7,10 @@ from django.urls import reverse
 
 from tests.factories import UserFactory
 
-OWN_APPS = {"workspaces", "customers", "agreements", "interactions", "integrations", "sandbox"}
+OWN_APPS = {
+    "workspaces", "customers", "agreements", "interactions", "integrations", "sandbox", "playbooks", "search",
+    "reports", "healthscore",
+}
 
 
 def test_every_model_of_ours_is_registered_in_the_admin():
