@@ -207,12 +207,15 @@ def push_scores(ctx: RunContext) -> None:
     data_back = (setting.options or {}).get("data_back") or {}
     if not data_back.get("enabled"):
         return
-    targets = {key: data_back.get(key, "") for key, _ in SCORE_FIELDS}
+    # Each score has its own toggle (missing: on, as before the wizard offered them separately).
+    wanted = [key for key, _ in SCORE_FIELDS if data_back.get(f"{key}_on", True)]
+    targets = {key: data_back.get(key, "") for key in wanted}
     if ctx.connector.creates_output_fields and not all(targets.values()):
         created = ctx.connector.ensure_output_fields()
         targets = {key: targets[key] or created.get(key, "") for key in targets}
-        setting.options = {**setting.options, "data_back": {**data_back, **targets}}
-        setting.save(update_fields=["options", "updated_at"])
+        if not ctx.dry_run:
+            setting.options = {**setting.options, "data_back": {**data_back, **targets}}
+            setting.save(update_fields=["options", "updated_at"])
     targets = {key: name for key, name in targets.items() if name}
     if not targets:
         ctx.partial_reasons.append(

@@ -51,18 +51,3 @@ def decide(request: HttpRequest, pk: int, run_id: int, decision: str) -> HttpRes
     except ValidationError as problem:
         messages.error(request, " ".join(problem.messages))
     return redirect("integrations:connection", pk=connection.pk)
-
-
-@settings_view
-@require_POST
-def push_now(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = get_visible_or_404(request.membership, Connection, pk=pk)  # type: ignore[attr-defined]
-    try:
-        run = safety.push_now(connection=connection)
-    except ValidationError as problem:
-        messages.error(request, " ".join(problem.messages))
-    else:
-        messages.success(
-            request, f"Run #{run.pk} sends the mapped Skalin values to {connection.get_crm_display()}."
-        )
-    return redirect("integrations:connection", pk=connection.pk)

@@ -181,7 +181,8 @@ def _acceptable_redirect(uri: str) -> bool:
     return (
         parts.scheme in ("http", "https")
         and bool(parts.hostname)
-        and validate_host(parts.netloc.rsplit("@", 1)[-1], settings.ALLOWED_HOSTS)
+        # ALLOWED_HOSTS name hosts without ports (127.0.0.1 stands for 127.0.0.1:8000 too).
+        and validate_host(parts.hostname or "", settings.ALLOWED_HOSTS)
     )
 
 

@@ -460,3 +460,15 @@ def test_the_run_report_gives_the_fill_rate_of_each_mapped_field(connection, crm
     first = SyncRun.objects.order_by("pk").first()
     assert first.fill_rates["customers"]["domain"] == {"filled": 2, "empty": 1, "kept": 0}
     assert first.fill_rates["customers"]["name"]["filled"] == 3
+
+
+def test_each_score_has_its_own_toggle(connection, crm, workspace):
+    block(connection, ObjectType.CUSTOMERS, options={"data_back": {"enabled": True, "health_score_on": False}})
+    crm.put("customers", "c1", name="Acme")
+    run(connection, crm)
+    Customer.objects.filter(name="Acme").update(health_score=8, csm_pulse=2)
+
+    run(connection, crm)
+    fields = crm.data["customers"]["c1"].fields
+    assert fields["skalin_csm_pulse"] == 2
+    assert "skalin_healthscore" not in fields
