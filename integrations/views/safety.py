@@ -1,5 +1,5 @@
-"""Sync safety from the connection page: the "Why isn't this customer in Skalin?" lookup, decisions on a
-run paused by the mass-change breaker, and "Push Skalin values to the CRM now"."""
+"""Sync safety from the connection page: the "Why isn't this customer in Skalin?" lookup and the decisions on
+a run paused by the mass-change breaker."""
 
 from __future__ import annotations
 
