@@ -1,4 +1,4 @@
-"""Fill the fake Pipedrive company with realistic, messy data (repeatable for a given seed and day).
+"""Fill the fake Pipedrive company with realistic, messy data (the same records for a given seed; times relative to now).
 
 Organizations with and without won deals (about half are customers; others have open or lost deals, or
 none), messy websites and Unicode names; parent/daughter relationships including a three-level chain,
@@ -86,7 +86,8 @@ class Writer:
 def seed(companies: int, random_seed: int, account_id: str | None = None) -> str:
     rng = random.Random(random_seed)
     account_id = account_id or DEFAULT_ACCOUNT
-    today = timezone.now().replace(hour=9, minute=0, second=0, microsecond=0)
+    # Every stamp lies in the past, so an incremental cursor never runs ahead of a later change.
+    today = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=1)
 
     def ago(days: float) -> dt.datetime:
         return (today - dt.timedelta(days=days, seconds=rng.randrange(86_400))).replace(microsecond=0)

@@ -321,3 +321,79 @@ def test_zoho_connect_sync_change_and_pulse_into_the_created_field(sandbox, admi
     field = SandboxProperty.objects.get(crm="zoho", object_type="Accounts", label="Skalin CSM Pulse")
     renamed.refresh_from_db()
     assert renamed.properties[field.name] == 4
+
+
+def test_pipedrive_connect_sync_change_churn_pulse_and_budget(sandbox, admin_client, settings):
+    """Pipedrive: Basic-auth token exchange and `api_domain`; customers through won deals, parents through
+    relationships; losing the last won deal churns; the Pulse lands in the created field; a spent daily
+    budget ends the run as rate limited until the reset."""
+    from sandbox.models import SandboxAccount, SandboxRecord
+    from sandbox.pipedrive.seed import seed
+    from sandbox.pipedrive.store import DEFAULT_ACCOUNT
+
+    settings.CRM_SETTINGS = {
+        **settings.CRM_SETTINGS,
+        "pipedrive": {"auth_url": f"{sandbox.url}/sandbox/pipedrive-oauth", "client_id": "pd-client",
+                      "client_secret": "pd-secret"},
+    }  # fmt: skip
+    seed(companies=40, random_seed=9)
+    client, workspace = admin_client
+    connection = connect_through_the_browser_flow(client, "pipedrive")
+    assert connection.remote_account_id == DEFAULT_ACCOUNT
+    assert connection.base_url == f"{sandbox.url}/sandbox/pipedrive"
+    object_setting_update(
+        connection=connection,
+        object_type=ObjectType.CUSTOMERS,
+        mode="input",
+        options={"churn_on_absence": True, "parent_child": True, "data_back": {"enabled": True}},
+    )
+    client.post(reverse("integrations:set_status", args=[connection.pk, "enable"]))
+
+    def won_deals(org_id=None):
+        deals = SandboxRecord.objects.filter(crm="pipedrive", object_type="deals", archived=False)
+        return [
+            d for d in deals if d.properties["status"] == "won" and org_id in (None, d.properties["org_id"])
+        ]
+
+    first = sync_connection(connection_id=connection.pk)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.errors
+    customers = {d.properties["org_id"] for d in won_deals()}
+    counted = first.by_object["customers"]
+    assert counted.get("created", 0) + counted.get("quarantined", 0) == len(customers)
+    assert first.by_object["contacts"].get("created", 0) > 0
+    local = {r.external_id: r.local_id for r in connection.refs.filter(object_type="customers")}
+    assert Customer.objects.get(pk=local["2"]).parent_id == local["1"]
+    assert Customer.objects.get(pk=local["3"]).parent_id == local["1"]  # three levels: the top-most parent
+
+    # A change in Pipedrive shows up at the next run; an organization whose won deals are lost churns.
+    target = sorted(customers)[5]
+    http = _connector(connection).http
+    http.patch(f"/api/v2/organizations/{target}", json={"name": "Renamed in Pipedrive"})
+    second = sync_connection(connection_id=connection.pk)
+    assert second.by_object["customers"].get("updated") == 1, second.errors
+    renamed = Customer.objects.get(workspace=workspace, name="Renamed in Pipedrive")
+    for deal in won_deals(target):
+        http.patch(f"/api/v2/deals/{deal.external_id}", json={"status": "lost"})
+    third = sync_connection(connection_id=connection.pk)
+    assert third.churned == 1, third.errors
+    renamed.refresh_from_db()
+    assert renamed.is_churned
+
+    # The Pulse lands in the "Skalin CSM Pulse" organization field Pipedrive created for us (a hash key).
+    other = Customer.objects.filter(workspace=workspace).exclude(pk=renamed.pk).first()
+    Customer.objects.filter(pk=other.pk).update(csm_pulse=5)
+    fourth = sync_connection(connection_id=connection.pk)
+    assert fourth.status == SyncRun.Status.SUCCEEDED, fourth.errors
+    field = SandboxRecord.objects.get(
+        crm="pipedrive", object_type="organizationFields", properties__name="Skalin CSM Pulse"
+    )
+    ref = connection.refs.get(object_type="customers", local_id=other.pk)
+    org = SandboxRecord.objects.get(crm="pipedrive", object_type="organizations", external_id=ref.external_id)
+    assert org.properties["custom_fields"][field.properties["key"]] == 5
+
+    # A spent daily token budget: the run ends rate limited, resuming at the reset, without hammering.
+    SandboxAccount.objects.filter(crm="pipedrive").update(daily_limit=5, calls_today=5)
+    fifth = sync_connection(connection_id=connection.pk)
+    assert fifth.status == SyncRun.Status.RATE_LIMITED, fifth.errors
+    assert fifth.resume_at is not None and fifth.resume_at > fifth.finished_at
+    assert fifth.api_calls == 1

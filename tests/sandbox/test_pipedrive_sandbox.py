@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from integrations.base import ConnectorError, ReadRequest
+from integrations.base import ConnectorError, ReadRequest, Record
 from integrations.crms.pipedrive import Pipedrive
 from integrations.http import CrmHttp
 from integrations.models import ObjectType
@@ -270,7 +270,8 @@ def check_the_connector(pipedrive: Pipedrive) -> None:
     assert pipedrive.identity().account_id == store.DEFAULT_ACCOUNT
     options = {"parent_child": True}
     request = ReadRequest(ObjectType.CUSTOMERS, since=None, cursor=None, options=options)
-    pages, records, cursor = 0, [], None
+    records: list[Record] = []
+    pages, cursor = 0, None
     while True:
         page = pipedrive.read_page(ReadRequest(**{**request.__dict__, "cursor": cursor}))
         pages, records, cursor = pages + 1, records + page.records, page.next_cursor
@@ -280,7 +281,8 @@ def check_the_connector(pipedrive: Pipedrive) -> None:
     assert {r.external_id for r in records} == expected and len(records) == len(expected) and pages >= 2
     parents = {r.external_id: r.links.get("parent", [""])[0] for r in records}
     assert parents["2"] == "1" and parents["3"] == "2" and parents["1"] == ""
-    enumerated, cursor = [], None
+    enumerated: list[str] = []
+    cursor = None
     while True:
         page = pipedrive.read_page(ReadRequest(ObjectType.CUSTOMERS, None, cursor, {}, ids_only=True))
         enumerated, cursor = enumerated + [r.external_id for r in page.records], page.next_cursor
