@@ -17,7 +17,16 @@ class HealthScoreAdmin(admin.ModelAdmin):
 
 @admin.register(HealthRun)
 class HealthRunAdmin(admin.ModelAdmin):
-    list_display = ("workspace", "trigger", "status", "week", "customers", "changed", "started_at", "finished_at")
+    list_display = (
+        "workspace",
+        "trigger",
+        "status",
+        "week",
+        "customers",
+        "changed",
+        "started_at",
+        "finished_at",
+    )
 
 
 @admin.register(PulseEntry)

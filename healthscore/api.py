@@ -33,7 +33,9 @@ def _error(status: int, message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
-def _text(event: dict[str, Any], field: str, *, max_length: int, required: bool, errors: list, index: int) -> str:
+def _text(
+    event: dict[str, Any], field: str, *, max_length: int, required: bool, errors: list, index: int
+) -> str:
     value = event.get(field)
     if value is None or value == "":
         if required:
@@ -56,7 +58,9 @@ def _time(event: dict[str, Any], errors: list, index: int, now: dt.datetime) -> 
     value = event.get(field)
     moment: dt.datetime | None = None
     if value is None or value == "":
-        errors.append({"index": index, "field": "time", "message": "'time' is required (ISO 8601 with a timezone)."})
+        errors.append(
+            {"index": index, "field": "time", "message": "'time' is required (ISO 8601 with a timezone)."}
+        )
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
@@ -111,12 +115,20 @@ def events_parse(payload: Any, *, now: dt.datetime) -> tuple[list[ParsedEvent], 
     else:
         items = payload
     if not isinstance(items, list):
-        return [], [{"index": None, "field": "events", "message": "'events' must be a list of event objects."}]
+        return [], [
+            {"index": None, "field": "events", "message": "'events' must be a list of event objects."}
+        ]
     if not items:
-        return [], [{"index": None, "field": "events", "message": "'events' is empty: send at least one event."}]
+        return [], [
+            {"index": None, "field": "events", "message": "'events' is empty: send at least one event."}
+        ]
     if len(items) > MAX_EVENTS:
         return [], [
-            {"index": None, "field": "events", "message": f"At most {MAX_EVENTS} events per request ({len(items)} sent)."}
+            {
+                "index": None,
+                "field": "events",
+                "message": f"At most {MAX_EVENTS} events per request ({len(items)} sent).",
+            }
         ]
     events: list[ParsedEvent] = []
     errors: list[dict[str, Any]] = []
@@ -132,7 +144,9 @@ def events_parse(payload: Any, *, now: dt.datetime) -> tuple[list[ParsedEvent], 
         email = _text(item, "email", max_length=254, required=False, errors=errors, index=index).lower()
         ref = _text(item, "customer_id", max_length=120, required=False, errors=errors, index=index)
         if email and ("@" not in email or " " in email):
-            errors.append({"index": index, "field": "email", "message": f"'{email}' is not an email address."})
+            errors.append(
+                {"index": index, "field": "email", "message": f"'{email}' is not an email address."}
+            )
         if not email and not ref and len(errors) == before:
             errors.append(
                 {
@@ -171,7 +185,9 @@ def events_endpoint(request: HttpRequest) -> JsonResponse:
         return response
     token = _bearer(request)
     if not token:
-        response = _error(401, "Missing credential: send 'Authorization: Bearer <token>' (Settings > Health).")
+        response = _error(
+            401, "Missing credential: send 'Authorization: Bearer <token>' (Settings > Health)."
+        )
         response["WWW-Authenticate"] = "Bearer"
         return response
     credential = services.usage_credential_for_token(token)

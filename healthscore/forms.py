@@ -27,6 +27,4 @@ class WeightsForm(forms.Form):
 
 
 class CredentialForm(forms.Form):
-    name = forms.CharField(
-        max_length=80, help_text="What sends events with it, e.g. 'Web app (production)'."
-    )
+    name = forms.CharField(max_length=80, help_text="What sends events with it, e.g. 'Web app (production)'.")

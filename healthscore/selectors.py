@@ -123,7 +123,8 @@ def ledger_lines(ledger: dict[str, Any]) -> list[FactorLine]:
                 peers=_peer_text(entry, ledger.get("profile")),
                 reason=entry.get("reason", ""),
                 shared_to=", ".join(
-                    f"{FACTOR_LABELS[other]} +{points} pts" for other, points in (moved or {}).get("to", {}).items()
+                    f"{FACTOR_LABELS[other]} +{points} pts"
+                    for other, points in (moved or {}).get("to", {}).items()
                 ),
             )
         )
@@ -152,9 +153,19 @@ def moves(current: HealthScore, previous: HealthScore | None) -> list[str]:
         was, is_ = then.get("status"), now.get("status")
         effect = f" ({'+' if delta >= 0 else ''}{delta} to the score)"
         if was == "counted" and is_ == "missing":
-            items.append((abs(delta), f"{label} dropped out: {now.get('reason', '')}; its weight went to the others{effect}."))
+            items.append(
+                (
+                    abs(delta),
+                    f"{label} dropped out: {now.get('reason', '')}; its weight went to the others{effect}.",
+                )
+            )
         elif was != "counted" and is_ == "counted":
-            items.append((abs(delta), f"{label} now counts: {_raw_text(factor, now)}, {now.get('sub_score')}/5{effect}."))
+            items.append(
+                (
+                    abs(delta),
+                    f"{label} now counts: {_raw_text(factor, now)}, {now.get('sub_score')}/5{effect}.",
+                )
+            )
         elif is_ == "counted" and (now.get("sub_score") != then.get("sub_score") or delta):
             raw_then = _raw_text(factor, then) if then.get("details") else ""
             items.append(
@@ -197,7 +208,13 @@ def chart(points: list[HealthScore], *, label: str) -> dict[str, Any]:
                     segments.append([])
                 continue
             segments[-1].append((x, y))
-            dots.append({"x": x, "y": y, "title": f"{row.week:%d %b %Y} · {FACTOR_LABELS.get(key, 'Overall')} {getattr(row, key)}"})
+            dots.append(
+                {
+                    "x": x,
+                    "y": y,
+                    "title": f"{row.week:%d %b %Y} · {FACTOR_LABELS.get(key, 'Overall')} {getattr(row, key)}",
+                }
+            )
         series.append(
             {
                 "key": key,
@@ -213,8 +230,7 @@ def chart(points: list[HealthScore], *, label: str) -> dict[str, Any]:
         x = round(LEFT + i * slot, 1) if len(points) > 1 else WIDTH / 2
         labels.append({"x": x, "text": f"{row.week:%d %b}" if label == "weeks" else f"{row.week:%b}"})
     grid = [
-        {"y": _y(Decimal(v), 10), "left": v, "right": (Decimal(v) - 1) * 4 / 9 + 1}
-        for v in (1, 4, 7, 10)
+        {"y": _y(Decimal(v), 10), "left": v, "right": (Decimal(v) - 1) * 4 / 9 + 1} for v in (1, 4, 7, 10)
     ]
     return {
         "width": WIDTH,
@@ -224,7 +240,7 @@ def chart(points: list[HealthScore], *, label: str) -> dict[str, Any]:
         "label_y": HEIGHT - 6,
         "left": LEFT,
         "right": WIDTH - RIGHT,
-        "grid": [{**g, "right": f"{g['right']:.0f}" if g["right"] == int(g["right"]) else f"{g['right']:.1f}"} for g in grid],
+        "grid": grid,
         "risk_y": _y(Decimal(AT_RISK_SCORE), 10),
         "empty": not points,
     }
@@ -251,7 +267,11 @@ def history_points(customer: Customer, period: str, today: dt.date | None = None
 def customer_health(customer: Customer, *, period: str = "weeks") -> dict[str, Any]:
     latest = list(HealthScore.objects.filter(customer=customer).order_by("-week")[:2])
     current = latest[0] if latest else None
-    previous = latest[1] if len(latest) > 1 and latest[1].week == current.week - dt.timedelta(days=7) else None  # type: ignore[union-attr]
+    previous = (
+        latest[1]
+        if current is not None and len(latest) > 1 and latest[1].week == current.week - dt.timedelta(days=7)
+        else None
+    )
     period = "months" if period == "months" else "weeks"
     pulses = list(PulseEntry.objects.filter(customer=customer).select_related("set_by")[:10])
     pulse_age = (timezone.now() - customer.csm_pulse_at).days if customer.csm_pulse_at else None
@@ -298,6 +318,8 @@ def list_counts(membership: Membership | None) -> dict[str, Any]:
 
 def dropping_scores(membership: Membership) -> QuerySet[HealthScore]:
     week = latest_week(membership.workspace_id)
+    if week is None:
+        return HealthScore.objects.none()
     return (
         visible(membership, HealthScore)
         .filter(week=week, dropping=True)
@@ -324,7 +346,7 @@ def profile_rows(membership: Membership) -> list[ProfileRow]:
     without = visible(membership, Customer).filter(health_profile__isnull=True).count()
     rows = [ProfileRow(None, default, None in own, without)]
     for profile in visible(membership, HealthProfile).annotate(n=Count("customers")):
-        rows.append(ProfileRow(profile, own.get(profile.pk, default), profile.pk in own, profile.n))  # type: ignore[attr-defined]
+        rows.append(ProfileRow(profile, own.get(profile.pk, default), profile.pk in own, profile.n))
     return rows
 
 

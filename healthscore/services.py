@@ -58,7 +58,9 @@ def weights_validate(values: dict[str, int]) -> dict[str, int]:
         raise ValidationError(errors)
     total = sum(values[f] for f in FACTORS)
     if total != 100:
-        raise ValidationError(f"The four weights are percentages: they must add up to 100 (they add up to {total}).")
+        raise ValidationError(
+            f"The four weights are percentages: they must add up to 100 (they add up to {total})."
+        )
     return {f: values[f] for f in FACTORS}
 
 
@@ -110,11 +112,15 @@ class _Inputs:
 
 def _read_inputs(workspace_id: int, as_of: dt.datetime, week: dt.date) -> _Inputs:
     day = timezone.localtime(as_of, dt.UTC).date()
-    customers_qs = Customer.objects.filter(workspace_id=workspace_id).exclude(phase__technical_name=CHURN_PHASE)
+    customers_qs = Customer.objects.filter(workspace_id=workspace_id).exclude(
+        phase__technical_name=CHURN_PHASE
+    )
     rows = list(
         customers_qs.values_list("pk", "health_profile_id", "health_score", "csm_pulse", "csm_pulse_at")
     )
-    customers = [(pk, profile_id, score) for pk, profile_id, score, _pulse, _at in rows]
+    customers: list[tuple[int, int | None, int | None]] = [
+        (pk, profile_id, score) for pk, profile_id, score, _pulse, _at in rows
+    ]
 
     profiles = dict(HealthProfile.objects.filter(workspace_id=workspace_id).values_list("pk", "name"))
     weights: dict[int | None, dict[str, int]] = {None: dict(DEFAULT_WEIGHTS)}
@@ -122,7 +128,9 @@ def _read_inputs(workspace_id: int, as_of: dt.datetime, week: dt.date) -> _Input
     for row in HealthWeights.objects.filter(workspace_id=workspace_id):
         weights[row.profile_id] = row.as_dict()
         source[row.profile_id] = (
-            "the workspace's default weighting" if row.profile_id is None else f"profile '{profiles.get(row.profile_id, '?')}'"
+            "the workspace's default weighting"
+            if row.profile_id is None
+            else f"profile '{profiles.get(row.profile_id, '?')}'"
         )
 
     usage_since = day - dt.timedelta(days=USAGE_WINDOW_DAYS - 1)
@@ -143,7 +151,8 @@ def _read_inputs(workspace_id: int, as_of: dt.datetime, week: dt.date) -> _Input
         .annotate(
             recent=Count(
                 "pk",
-                filter=counts_as_contact() & Q(occurred_at__gt=as_of - dt.timedelta(days=INTERACTION_WINDOW_DAYS)),
+                filter=counts_as_contact()
+                & Q(occurred_at__gt=as_of - dt.timedelta(days=INTERACTION_WINDOW_DAYS)),
             )
         )
         .values_list("customer_id", "recent")
@@ -159,9 +168,14 @@ def _read_inputs(workspace_id: int, as_of: dt.datetime, week: dt.date) -> _Input
         .iterator(chunk_size=20000)
     ):
         pulse[customer_id] = (value, set_at)
-    for pk, _profile, _score, value, set_at in rows:
-        if value and set_at and set_at <= as_of and (pk not in pulse or pulse[pk][1] < set_at):
-            pulse[pk] = (value, set_at)
+    for pk, _profile, _score, row_value, row_set_at in rows:
+        if (
+            row_value
+            and row_set_at
+            and row_set_at <= as_of
+            and (pk not in pulse or pulse[pk][1] < row_set_at)
+        ):
+            pulse[pk] = (row_value, row_set_at)
 
     before = day - dt.timedelta(days=AGREEMENT_WINDOW_DAYS)
     counted = ~Q(status__in=MANUAL_STATUSES)
@@ -207,7 +221,12 @@ def _raw_inputs(inputs: _Inputs, as_of: dt.datetime) -> dict[str, dict[int, tupl
                 change = Decimal(100) if now > 0 else Decimal(-100)
             raw["agreement"][pk] = (
                 change,
-                {"mrr_now": str(now), "mrr_before": str(then), "change_pct": str(change), "days": AGREEMENT_WINDOW_DAYS},
+                {
+                    "mrr_now": str(now),
+                    "mrr_before": str(then),
+                    "change_pct": str(change),
+                    "days": AGREEMENT_WINDOW_DAYS,
+                },
             )
     return raw
 
@@ -267,7 +286,9 @@ def health_compute(*, workspace_id: int, as_of: dt.datetime | None = None) -> Co
         for factor in FACTORS:
             entry: dict[str, Any] = {"weight": weights[factor]}
             if pk not in raw[factor]:
-                entry.update(status="missing", reason=_missing_reason(factor, pk, inputs, as_of), sub_score=None)
+                entry.update(
+                    status="missing", reason=_missing_reason(factor, pk, inputs, as_of), sub_score=None
+                )
                 sub_scores[factor] = None
                 factors[factor] = entry
                 continue
@@ -280,7 +301,11 @@ def health_compute(*, workspace_id: int, as_of: dt.datetime | None = None) -> Co
             place = place_among(value, values)
             entry.update(raw=str(value), details=details)
             if place.size == 0:
-                entry.update(status="missing", reason="no other customer has this input to compare with", sub_score=None)
+                entry.update(
+                    status="missing",
+                    reason="no other customer has this input to compare with",
+                    sub_score=None,
+                )
                 sub_scores[factor] = None
             else:
                 sub = place.sub_score
@@ -324,7 +349,9 @@ def health_compute(*, workspace_id: int, as_of: dt.datetime | None = None) -> Co
                 pulse=sub_scores["pulse"],
                 agreement=sub_scores["agreement"],
                 previous_overall=previous,
-                dropping=previous is not None and combined.overall is not None and combined.overall < previous,
+                dropping=previous is not None
+                and combined.overall is not None
+                and combined.overall < previous,
                 ledger=ledger,
                 computed_at=now,
             )
@@ -427,7 +454,9 @@ def health_run_execute(*, run_id: int) -> HealthRun:
 # ---- CSM Pulse history --------------------------------------------------------------------------------
 
 
-def pulse_entry_record(*, customer: Customer, pulse: int, note: str, set_at: dt.datetime, user: Any, label: str) -> PulseEntry:
+def pulse_entry_record(
+    *, customer: Customer, pulse: int, note: str, set_at: dt.datetime, user: Any, label: str
+) -> PulseEntry:
     return PulseEntry.objects.create(
         workspace_id=customer.workspace_id,
         customer=customer,
@@ -526,7 +555,9 @@ def _resolve(
     return by_email, by_ref
 
 
-def _identity(event_email: str, event_ref: str, by_email: dict, by_ref: dict) -> tuple[int | None, int | None]:
+def _identity(
+    event_email: str, event_ref: str, by_email: dict, by_ref: dict
+) -> tuple[int | None, int | None]:
     customer_id = by_ref.get(event_ref) if event_ref else None
     contact_id = None
     if event_email and event_email in by_email:
@@ -543,9 +574,9 @@ def usage_events_ingest(*, credential: UsageCredential, events: list[ParsedEvent
     workspace_id = credential.workspace_id
     result = IngestResult()
     existing = set(
-        UsageEvent.objects.filter(workspace_id=workspace_id, event_id__in=[e.event_id for e in events]).values_list(
-            "event_id", flat=True
-        )
+        UsageEvent.objects.filter(
+            workspace_id=workspace_id, event_id__in=[e.event_id for e in events]
+        ).values_list("event_id", flat=True)
     )
     fresh = [e for e in events if e.event_id not in existing]
     result.duplicates = len(events) - len(fresh)

@@ -28,7 +28,9 @@ def _membership(request: HttpRequest) -> Membership:
     return request.membership  # type: ignore[attr-defined]
 
 
-def _profiles_page(request: HttpRequest, *, status: int = 200, bad: tuple[str, WeightsForm] | None = None) -> HttpResponse:
+def _profiles_page(
+    request: HttpRequest, *, status: int = 200, bad: tuple[str, WeightsForm] | None = None
+) -> HttpResponse:
     membership = _membership(request)
     rows = []
     for row in selectors.profile_rows(membership):
@@ -81,7 +83,8 @@ def weights_edit(request: HttpRequest, profile: str) -> HttpResponse:
             apply_validation_error(form, error)
         else:
             messages.success(
-                request, f"Weights of {name} saved; they apply from the next computation (Sunday night or Compute now)."
+                request,
+                f"Weights of {name} saved; they apply from the next computation (Sunday night or Compute now).",
             )
             return redirect("healthscore:profiles")
     return _profiles_page(request, status=400, bad=(profile, form))
@@ -99,7 +102,9 @@ def compute_now(request: HttpRequest) -> HttpResponse:
         messages.info(request, f"{going} Its results will show here when it ends.")
     else:
         transaction.on_commit(lambda: compute_health_run.delay(run.pk))
-        messages.success(request, "Health scores are being computed for this week; reload this page in a minute.")
+        messages.success(
+            request, "Health scores are being computed for this week; reload this page in a minute."
+        )
     return redirect("healthscore:profiles")
 
 

@@ -22,13 +22,20 @@ AS_OF = dt.datetime(2025, 3, 9, 22, 0, tzinfo=dt.UTC)  # a Sunday night
 
 def _usage(customer, events, day=None):
     UsageDaily.objects.create(
-        workspace=customer.workspace, customer=customer, day=day or AS_OF.date() - dt.timedelta(days=8), events=events, users=2
+        workspace=customer.workspace,
+        customer=customer,
+        day=day or AS_OF.date() - dt.timedelta(days=8),
+        events=events,
+        users=2,
     )
 
 
 def _pulse(customer, value, days_ago):
     PulseEntry.objects.create(
-        workspace=customer.workspace, customer=customer, pulse=value, set_at=AS_OF - dt.timedelta(days=days_ago)
+        workspace=customer.workspace,
+        customer=customer,
+        pulse=value,
+        set_at=AS_OF - dt.timedelta(days=days_ago),
     )
 
 
@@ -55,7 +62,9 @@ def scored(workspace):
         _usage(customer, 10 * (i + 1))
         _calls(customer, i % 4 + 1)
         _pulse(customer, i % 5 + 1, days_ago=10)
-        AgreementFactory(customer=customer, start_date=AS_OF.date() - dt.timedelta(days=200), amount=Decimal(1000 + i))
+        AgreementFactory(
+            customer=customer, start_date=AS_OF.date() - dt.timedelta(days=200), amount=Decimal(1000 + i)
+        )
         customers.append(customer)
     return customers
 
@@ -135,7 +144,11 @@ def test_peers_are_the_profile_when_it_has_ten_others_else_the_workspace(workspa
 
 def test_a_profile_uses_its_own_weights_and_falls_back_to_the_default(workspace, scored):
     profile = HealthProfile.objects.create(workspace=workspace, name="Usage first")
-    services.weights_set(workspace_id=workspace.pk, profile=profile, values={"usage": 100, "interactions": 0, "pulse": 0, "agreement": 0})
+    services.weights_set(
+        workspace_id=workspace.pk,
+        profile=profile,
+        values={"usage": 100, "interactions": 0, "pulse": 0, "agreement": 0},
+    )
     scored[0].health_profile = profile
     scored[0].save()
     services.health_compute(workspace_id=workspace.pk, as_of=AS_OF)
@@ -164,9 +177,11 @@ def test_dropping_compares_with_last_week_and_only_changed_scores_are_pushed(wor
 def test_the_push_is_enqueued_on_commit_only_with_an_active_connection(
     workspace, scored, django_capture_on_commit_callbacks
 ):
-    with mock.patch("integrations.tasks.push_customer_scores.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.health_compute(workspace_id=workspace.pk, as_of=AS_OF)
+    with (
+        mock.patch("integrations.tasks.push_customer_scores.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.health_compute(workspace_id=workspace.pk, as_of=AS_OF)
     delay.assert_not_called()
 
     Connection.objects.create(workspace=workspace, crm="hubspot", status=Connection.Status.ACTIVE)
@@ -182,9 +197,11 @@ def test_the_push_is_enqueued_on_commit_only_with_an_active_connection(
             callback()
     assert sorted(call.args[0] for call in delay.call_args_list) == sorted(c.pk for c in scored)
     # Same inputs again: no score changes, nothing pushed.
-    with mock.patch("integrations.tasks.push_customer_scores.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.health_compute(workspace_id=workspace.pk, as_of=AS_OF)
+    with (
+        mock.patch("integrations.tasks.push_customer_scores.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.health_compute(workspace_id=workspace.pk, as_of=AS_OF)
     delay.assert_not_called()
 
 
@@ -195,7 +212,9 @@ def test_churned_customers_are_not_scored(workspace, scored):
 
 
 def test_a_pulse_set_through_the_customer_service_is_kept_in_the_history(customer, csm_membership):
-    customer_set_pulse(customer=customer, actor=Actor.for_user(csm_membership.user), pulse=2, note="Budget cut")
+    customer_set_pulse(
+        customer=customer, actor=Actor.for_user(csm_membership.user), pulse=2, note="Budget cut"
+    )
     customer_set_pulse(customer=customer, actor=Actor.for_user(csm_membership.user), pulse=4, note="Better")
     entries = list(PulseEntry.objects.filter(customer=customer))
     assert [(e.pulse, e.note) for e in entries] == [(4, "Better"), (2, "Budget cut")]

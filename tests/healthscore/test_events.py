@@ -16,7 +16,9 @@ URL = "/health/events/"
 
 @pytest.fixture
 def token(workspace, admin_membership):
-    _credential, token = services.usage_credential_create(workspace_id=workspace.pk, name="Web app", user=admin_membership.user)
+    _credential, token = services.usage_credential_create(
+        workspace_id=workspace.pk, name="Web app", user=admin_membership.user
+    )
     return token
 
 
@@ -42,13 +44,22 @@ def test_a_batch_of_known_identities_is_stored_and_attached(client, token, works
     response = _post(
         client,
         token,
-        {"events": [_event(email="Ann@Client.com"), _event(event_id="e2", customer_id="CUST-42", time=int(timezone.now().timestamp()))]},
+        {
+            "events": [
+                _event(email="Ann@Client.com"),
+                _event(event_id="e2", customer_id="CUST-42", time=int(timezone.now().timestamp())),
+            ]
+        },
     )
     assert response.status_code == 202, response.json()
     assert response.json()["accepted"] == 2
     assert response.json()["pending"] == 0
     first, second = UsageEvent.objects.order_by("event_id")
-    assert (first.customer_id, first.contact_id, first.email) == (contact.customer_id, contact.pk, "ann@client.com")
+    assert (first.customer_id, first.contact_id, first.email) == (
+        contact.customer_id,
+        contact.pk,
+        "ann@client.com",
+    )
     assert second.customer_id == by_ref.pk
 
 
@@ -85,7 +96,11 @@ def test_bad_json_is_a_clear_400(client, token):
         (_event(customer_id="C1", time=None), "time", "'time' is required"),
         (_event(customer_id="C1", time="yesterday"), "time", "not a date and time"),
         (_event(customer_id="C1", time="2025-01-06T09:30:00"), "time", "has no timezone"),
-        (_event(customer_id="C1", time=(timezone.now() + dt.timedelta(days=3)).isoformat()), "time", "in the future"),
+        (
+            _event(customer_id="C1", time=(timezone.now() + dt.timedelta(days=3)).isoformat()),
+            "time",
+            "in the future",
+        ),
         (_event(customer_id="C1", time="2001-01-01T00:00:00Z"), "time", "more than 365 days ago"),
         (_event(email="not-an-email"), "email", "is not an email address"),
         (_event(customer_id={"id": 1}), "customer_id", "must be a string"),
@@ -104,7 +119,12 @@ def test_each_bad_field_is_named_and_nothing_of_the_batch_is_stored(client, toke
 
 @pytest.mark.parametrize(
     ("payload", "words"),
-    [({"events": "x"}, "must be a list"), ({"events": []}, "is empty"), ([1], "must be a JSON object"), ("text", "must be a list")],
+    [
+        ({"events": "x"}, "must be a list"),
+        ({"events": []}, "is empty"),
+        ([1], "must be a JSON object"),
+        ("text", "must be a list"),
+    ],
 )
 def test_a_malformed_envelope_is_a_400(client, token, payload, words):
     response = _post(client, token, payload)
@@ -144,13 +164,19 @@ def test_events_stay_in_their_workspace(client, token, other_workspace):
     assert UsageEvent.objects.get().customer_id is None
 
 
-def test_pending_events_are_attached_when_the_contact_appears_and_aggregated(client, token, workspace, admin_membership):
+def test_pending_events_are_attached_when_the_contact_appears_and_aggregated(
+    client, token, workspace, admin_membership
+):
     now = timezone.now()
     day = (now - dt.timedelta(hours=1)).astimezone(dt.UTC).date()
     response = _post(
         client,
         token,
-        [_event(event_id="a", email="new@client.com"), _event(event_id="b", email="new@client.com"), _event(event_id="c", customer_id="LATER")],
+        [
+            _event(event_id="a", email="new@client.com"),
+            _event(event_id="b", email="new@client.com"),
+            _event(event_id="c", customer_id="LATER"),
+        ],
     )
     assert response.json()["pending"] == 3
     result = services.usage_events_aggregate()
@@ -158,7 +184,9 @@ def test_pending_events_are_attached_when_the_contact_appears_and_aggregated(cli
 
     actor = Actor.for_user(admin_membership.user)
     customer = CustomerFactory(workspace=workspace)
-    contact = contact_create(customer=customer, actor=actor, first_name="New", secondary_emails=["new@client.com"])
+    contact = contact_create(
+        customer=customer, actor=actor, first_name="New", secondary_emails=["new@client.com"]
+    )
     later = customer_create(workspace=workspace, actor=actor, name="Later Inc", ref_id="LATER")
     result = services.usage_events_aggregate()
     assert result.attached == 3
@@ -177,8 +205,13 @@ def test_pending_events_are_attached_when_the_contact_appears_and_aggregated(cli
 def test_pending_events_are_dropped_after_90_days(workspace, token):
     credential = services.usage_credential_for_token(token)
     UsageEvent.objects.create(
-        workspace=workspace, event_id="old", name="x", occurred_at=timezone.now(), email="x@y.z",
-        credential=credential, received_at=timezone.now() - dt.timedelta(days=91),
+        workspace=workspace,
+        event_id="old",
+        name="x",
+        occurred_at=timezone.now(),
+        email="x@y.z",
+        credential=credential,
+        received_at=timezone.now() - dt.timedelta(days=91),
     )
     assert services.usage_events_aggregate().purged_pending == 1
     assert not UsageEvent.objects.exists()

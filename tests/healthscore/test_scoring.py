@@ -24,7 +24,11 @@ def test_a_missing_factor_shares_its_weight_in_proportion():
         {"usage": Decimal("5"), "interactions": Decimal("1"), "pulse": None, "agreement": Decimal("3")},
         {"usage": 40, "interactions": 20, "pulse": 20, "agreement": 20},
     )
-    assert combined.effective == {"usage": Decimal("50.0"), "interactions": Decimal("25.0"), "agreement": Decimal("25.0")}
+    assert combined.effective == {
+        "usage": Decimal("50.0"),
+        "interactions": Decimal("25.0"),
+        "agreement": Decimal("25.0"),
+    }
     assert combined.shared == [
         {"factor": "pulse", "weight": 20, "to": {"usage": "10.0", "interactions": "5.0", "agreement": "5.0"}}
     ]
@@ -33,7 +37,10 @@ def test_a_missing_factor_shares_its_weight_in_proportion():
 
 
 def test_nothing_to_score_gives_no_score():
-    combined = combine({"usage": None, "interactions": None, "pulse": None, "agreement": None}, {"usage": 100, "interactions": 0, "pulse": 0, "agreement": 0})
+    combined = combine(
+        {"usage": None, "interactions": None, "pulse": None, "agreement": None},
+        {"usage": 100, "interactions": 0, "pulse": 0, "agreement": 0},
+    )
     assert combined.overall is None
     assert rounded_score(combined.overall) is None
 
@@ -63,6 +70,9 @@ def test_contributions_always_add_up_to_the_score(subs, weight_list):
     assert Decimal(1) <= combined.overall <= Decimal(10)
     assert 1 <= rounded_score(combined.overall) <= 10
     ledger = {
-        "factors": {f: {"sub_score": str(subs[f]) if subs[f] is not None else None, "weight": weights[f]} for f in subs}
+        "factors": {
+            f: {"sub_score": str(subs[f]) if subs[f] is not None else None, "weight": weights[f]}
+            for f in subs
+        }
     }
     assert overall_from_ledger(ledger) == combined.overall
