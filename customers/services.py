@@ -310,6 +310,17 @@ def customer_set_pulse(*, customer: Customer, actor: Actor, pulse: int, note: st
     customer.csm_pulse, customer.csm_pulse_note, customer.csm_pulse_at = pulse, note.strip(), timezone.now()
     customer.save(update_fields=["csm_pulse", "csm_pulse_note", "csm_pulse_at", "updated_at"])
     changelog_record(customer=customer, actor=actor, changes=changes)
+    # The history the health score reads (a stored week stays recomputable) and the customer page shows.
+    from healthscore.services import pulse_entry_record
+
+    pulse_entry_record(
+        customer=customer,
+        pulse=pulse,
+        note=customer.csm_pulse_note,
+        set_at=customer.csm_pulse_at,
+        user=actor.user,
+        label=actor.label,
+    )
     return customer
 
 
