@@ -28,3 +28,13 @@ class WeightsForm(forms.Form):
 
 class CredentialForm(forms.Form):
     name = forms.CharField(max_length=80, help_text="What sends events with it, e.g. 'Web app (production)'.")
+
+
+class ProfileForm(WeightsForm):
+    name = forms.CharField(max_length=80, label="Name")
+
+    field_order = ["name", *FACTORS]
+
+
+class ProfileRenameForm(forms.Form):
+    name = forms.CharField(max_length=80)

@@ -50,7 +50,10 @@ def _number(value: Any) -> str:
 def _raw_text(factor: str, entry: dict[str, Any]) -> str:
     details = entry.get("details") or {}
     if factor == "usage":
-        text = f"{_number(details.get('events', 0))} events in the last {details.get('days', 30)} days"
+        events = details.get("events", 0)
+        text = (
+            f"{_number(events)} event{'s' if events != 1 else ''} in the last {details.get('days', 30)} days"
+        )
         if details.get("peak_users"):
             text += f" (up to {details['peak_users']} users a day)"
         return text

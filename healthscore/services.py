@@ -87,6 +87,44 @@ def weights_default(*, workspace_id: int) -> dict[str, int]:
     return row.as_dict() if row else dict(DEFAULT_WEIGHTS)
 
 
+@transaction.atomic
+def profile_create(*, workspace_id: int, name: str, values: dict[str, int] | None = None) -> HealthProfile:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A profile needs a name."})
+    if HealthProfile.objects.filter(workspace_id=workspace_id, name__iexact=name).exists():
+        raise ValidationError({"name": f"A profile named '{name}' already exists."})
+    profile = HealthProfile.objects.create(workspace_id=workspace_id, name=name)
+    if values is not None:
+        weights_set(workspace_id=workspace_id, profile=profile, values=values)
+    return profile
+
+
+def profile_rename(*, profile: HealthProfile, name: str) -> HealthProfile:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A profile needs a name."})
+    clash = HealthProfile.objects.filter(workspace_id=profile.workspace_id, name__iexact=name).exclude(
+        pk=profile.pk
+    )
+    if clash.exists():
+        raise ValidationError({"name": f"A profile named '{name}' already exists."})
+    profile.name = name
+    profile.save(update_fields=["name"])
+    return profile
+
+
+def profile_delete(*, profile: HealthProfile) -> None:
+    # Moving customers out of a profile is a change their history must show: done customer by customer
+    # (their page, a playbook, the CRM mapping), not silently here.
+    count = profile.customers.count()
+    if count:
+        raise ValidationError(
+            f"{count} customer{'s are' if count > 1 else ' is'} in this profile; move them first."
+        )
+    profile.delete()
+
+
 # ---- the computation ----------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from workspaces.access import get_visible_or_404, settings_view, workspace_view
 from workspaces.models import Membership
 
 from . import selectors, services
-from .forms import CredentialForm, WeightsForm
+from .forms import CredentialForm, ProfileForm, ProfileRenameForm, WeightsForm
 from .models import FACTORS, HealthRun, UsageCredential
 from .tasks import compute_health_run
 
@@ -29,7 +29,11 @@ def _membership(request: HttpRequest) -> Membership:
 
 
 def _profiles_page(
-    request: HttpRequest, *, status: int = 200, bad: tuple[str, WeightsForm] | None = None
+    request: HttpRequest,
+    *,
+    status: int = 200,
+    bad: tuple[str, WeightsForm] | None = None,
+    new_form: ProfileForm | None = None,
 ) -> HttpResponse:
     membership = _membership(request)
     rows = []
@@ -45,6 +49,8 @@ def _profiles_page(
             "rows": rows,
             "factors": FACTORS,
             "runs": runs,
+            "new_form": new_form
+            or ProfileForm(initial=services.weights_default(workspace_id=membership.workspace_id)),
             "running": next((run for run in runs if run.status == HealthRun.Status.RUNNING), None),
             "nav": "settings",
             "settings_tab": "health",
@@ -88,6 +94,56 @@ def weights_edit(request: HttpRequest, profile: str) -> HttpResponse:
             )
             return redirect("healthscore:profiles")
     return _profiles_page(request, status=400, bad=(profile, form))
+
+
+@settings_view
+@require_POST
+def profile_create(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    form = ProfileForm(request.POST)
+    if form.is_valid():
+        try:
+            profile = services.profile_create(
+                workspace_id=membership.workspace_id,
+                name=form.cleaned_data["name"],
+                values={f: form.cleaned_data[f] for f in FACTORS},
+            )
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, f"Profile '{profile.name}' added; give it to customers on their page.")
+            return redirect("healthscore:profiles")
+    return _profiles_page(request, status=400, new_form=form)
+
+
+@settings_view
+@require_POST
+def profile_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    profile = get_visible_or_404(_membership(request), HealthProfile, pk=pk)
+    form = ProfileRenameForm(request.POST)
+    old = profile.name
+    try:
+        if not form.is_valid():
+            raise ValidationError("A profile needs a name (80 characters at most).")
+        services.profile_rename(profile=profile, name=form.cleaned_data["name"])
+    except ValidationError as error:
+        messages.error(request, f"'{old}' was not renamed: {' '.join(error.messages)}")
+    else:
+        messages.success(request, f"'{old}' is now '{profile.name}'.")
+    return redirect("healthscore:profiles")
+
+
+@settings_view
+@require_POST
+def profile_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    profile = get_visible_or_404(_membership(request), HealthProfile, pk=pk)
+    try:
+        services.profile_delete(profile=profile)
+    except ValidationError as error:
+        messages.error(request, f"'{profile.name}' was not removed: {' '.join(error.messages)}")
+    else:
+        messages.success(request, f"Profile '{profile.name}' removed.")
+    return redirect("healthscore:profiles")
 
 
 @settings_view

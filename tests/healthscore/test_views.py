@@ -169,3 +169,25 @@ def test_the_list_shows_at_risk_and_dropping_counts(client_for, csm_membership, 
     dropping = client_for(csm_membership).get(reverse("healthscore:dropping"))
     assert customer.name.encode() in dropping.content
     assert HealthScore.objects.filter(customer=customer).first().overall < Decimal(10)
+
+
+def test_an_admin_adds_renames_and_removes_a_profile(
+    client_for, admin_membership, manager_membership, workspace
+):
+    client = client_for(admin_membership)
+    data = {"name": "Enterprise", "usage": 10, "interactions": 40, "pulse": 40, "agreement": 10}
+    assert client.post(reverse("healthscore:profile_create"), data).status_code == 302
+    profile = HealthProfile.objects.get(workspace=workspace, name="Enterprise")
+    assert HealthWeights.objects.get(profile=profile).interactions == 40
+    duplicate = client.post(reverse("healthscore:profile_create"), {**data, "name": "enterprise"})
+    assert duplicate.status_code == 400 and b"already exists" in duplicate.content
+    client.post(reverse("healthscore:profile_rename", args=[profile.pk]), {"name": "Key accounts"})
+    profile.refresh_from_db()
+    assert profile.name == "Key accounts"
+    member = CustomerFactory(workspace=workspace, health_profile=profile)
+    page = client.post(reverse("healthscore:profile_delete", args=[profile.pk]), follow=True)
+    assert b"1 customer is in this profile; move them first." in page.content
+    member.delete()
+    client.post(reverse("healthscore:profile_delete", args=[profile.pk]))
+    assert not HealthProfile.objects.filter(pk=profile.pk).exists()
+    assert client_for(manager_membership).post(reverse("healthscore:profile_create"), data).status_code == 403
