@@ -86,6 +86,8 @@ class OAuthSpec:
     scope_separator: str = " "
     # How the token endpoint wants its parameters: "form" (RFC 6749) or "json" (Sellsy).
     token_body: str = "form"
+    # Token-endpoint error codes that mean the grant is gone (Zoho says "invalid_code").
+    revoked_errors: tuple[str, ...] = ("invalid_grant",)
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,18 @@ class Connector:
     options: ClassVar[dict[ObjectType, tuple[Option, ...]]] = {}
     # Per object, a warning the wizard shows next to the block (e.g. meetings duplicated by a calendar).
     block_warnings: ClassVar[dict[ObjectType, str]] = {}
+    # How the access token goes in the Authorization header ("Bearer", Zoho's "Zoho-oauthtoken").
+    auth_scheme: ClassVar[str] = "Bearer"
+
+    @classmethod
+    def oauth_callback_token_url(cls, params: dict[str, str]) -> str | None:
+        """A provider that names its token server in the callback (Zoho's data centres) returns it here,
+        checked; raise ValueError with a sentence for a server that is not the provider's."""
+        return None
+
+    @classmethod
+    def auth_header(cls, token: str) -> dict[str, str]:
+        return {"Authorization": f"{cls.auth_scheme} {token}"}
 
     def __init__(self, http: CrmHttp) -> None:
         self.http = http

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from oauthlib.oauth2 import OAuth2Error
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
+from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from .base import Connector, ConnectorError, OAuthSpec
@@ -126,8 +127,17 @@ def _refresh_request(spec: OAuthSpec, url: str, conf: dict[str, Any], refresh_to
         "client_secret": conf["client_secret"],
     }
     if spec.token_body != "json":
+        session = OAuth2Session(conf["client_id"])
+        if spec.client_auth == "basic":
+            # Pipedrive: the client's credentials in an Authorization header, not in the body.
+            auth = HTTPBasicAuth(conf["client_id"], conf["client_secret"])
+            return dict(
+                session.refresh_token(
+                    url, refresh_token=refresh_token, auth=auth, timeout=settings.CRM_HTTP_TIMEOUT
+                )
+            )
         return dict(
-            OAuth2Session(conf["client_id"]).refresh_token(
+            session.refresh_token(
                 url, refresh_token=refresh_token, client_id=conf["client_id"],
                 client_secret=conf["client_secret"], timeout=settings.CRM_HTTP_TIMEOUT,
             )
@@ -138,7 +148,7 @@ def _refresh_request(spec: OAuthSpec, url: str, conf: dict[str, Any], refresh_to
         body = response.json()
     except ValueError as bad:
         raise ValueError(f"The token endpoint answered HTTP {response.status_code} without JSON.") from bad
-    if body.get("error") == "invalid_grant":
+    if body.get("error") in spec.revoked_errors:
         raise InvalidGrantError(description=body.get("error_description", ""))
     if response.status_code >= 400 or "access_token" not in body:
         raise ValueError(
@@ -223,12 +233,16 @@ def oauth_finish(*, session: Any, connector: type[Connector], params: dict[str, 
         raise OAuthFlowError(f"{connector.label} sent no authorization code. Start the connection again.")
     spec = connector.oauth
     conf = crm_settings(crm)
+    try:
+        exchange_url = connector.oauth_callback_token_url(params) or token_url(spec, crm)
+    except ValueError as refused:
+        raise OAuthFlowError(str(refused)) from refused
     oauth = _session(spec, conf["client_id"], redirect_uri=pending["redirect_uri"])
     extra: dict[str, Any] = {"code_verifier": pending["verifier"]} if spec.pkce else {}
     try:
-        with _transport_for(token_url(spec, crm)):
+        with _transport_for(exchange_url):
             token = oauth.fetch_token(
-                token_url(spec, crm),
+                exchange_url,
                 code=params["code"],
                 client_secret=conf["client_secret"],
                 include_client_id=spec.client_auth == "body",
@@ -242,8 +256,12 @@ def oauth_finish(*, session: Any, connector: type[Connector], params: dict[str, 
         base_url = str(token.get(spec.base_url_key, "")).rstrip("/")
         if not host_allowed(crm, base_url):
             raise OAuthFlowError(f"{connector.label} pointed to an unexpected host ({base_url!r}); refused.")
+    tokens = _token_fields(token, previous=None)
+    if exchange_url != token_url(spec, crm):
+        # Refreshes go where the sign-in went (the account's data centre).
+        tokens["token_url"] = exchange_url
     return OAuthResult(
-        tokens=_token_fields(token, previous=None),
+        tokens=tokens,
         expires_at=_expires_at(token),
         base_url=base_url,
         workspace_id=pending["workspace_id"],
@@ -253,11 +271,14 @@ def oauth_finish(*, session: Any, connector: type[Connector], params: dict[str, 
 
 def _token_fields(token: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     refresh = token.get("refresh_token") or (previous or {}).get("refresh_token", "")
-    return {
+    fields = {
         "access_token": token["access_token"],
         "refresh_token": refresh,
         "issued_at": timezone.now().isoformat(),
     }
+    if previous and previous.get("token_url"):
+        fields["token_url"] = previous["token_url"]
+    return fields
 
 
 def _expires_at(token: dict[str, Any]) -> dt.datetime | None:
@@ -329,7 +350,7 @@ class ConnectionTokens:
     def _refresh_claimed(self, stored: dict[str, Any]) -> str:
         spec = self.connector.oauth
         conf = crm_settings(self.connector.key)
-        url = token_url(spec, self.connector.key)
+        url = stored.get("token_url") or token_url(spec, self.connector.key)
         try:
             with _transport_for(url):
                 token = _refresh_request(spec, url, conf, stored["refresh_token"])
@@ -337,7 +358,15 @@ class ConnectionTokens:
             reason = f"{self.connector.label} revoked the access (invalid_grant)."
             connection_mark_reconnect_needed(connection_id=self.connection_id, reason=reason)
             raise ConnectorError(reason, reconnect=True) from None
-        except (OAuth2Error, requests.RequestException, ValueError) as failure:
+        except OAuth2Error as failure:
+            if failure.error in spec.revoked_errors:
+                reason = f"{self.connector.label} revoked the access ({failure.error})."
+                connection_mark_reconnect_needed(connection_id=self.connection_id, reason=reason)
+                raise ConnectorError(reason, reconnect=True) from None
+            raise ConnectorError(
+                f"Could not refresh the {self.connector.label} token: {failure}"
+            ) from failure
+        except (requests.RequestException, ValueError) as failure:
             raise ConnectorError(
                 f"Could not refresh the {self.connector.label} token: {failure}"
             ) from failure
@@ -345,7 +374,13 @@ class ConnectionTokens:
         tokens = _token_fields(token, previous=stored)
         connection = Connection.objects.get(pk=self.connection_id)
         connection.set_tokens(tokens, expires_at=_expires_at(token))
-        connection.save(update_fields=["encrypted_tokens", "token_expires_at", "updated_at"])
+        update = ["encrypted_tokens", "token_expires_at", "updated_at"]
+        # The provider may move the account's API host (Zoho's api_domain): follow it, once checked.
+        moved = str(token.get(spec.base_url_key, "")).rstrip("/") if spec.base_url_key else ""
+        if moved and moved != connection.base_url and host_allowed(self.connector.key, moved):
+            connection.base_url = moved
+            update.append("base_url")
+        connection.save(update_fields=update)
         self._remember(connection, tokens)
         self._refreshed = (tokens, connection.token_expires_at)
         return self._access

@@ -31,7 +31,11 @@ def api_base_url(connection: Connection) -> str:
 
 def connector_for(connection: Connection) -> Connector:
     cls = connector_class(connection.crm)
-    http = CrmHttp(base_url=api_base_url(connection), tokens=ConnectionTokens(connection, cls))
+    http = CrmHttp(
+        base_url=api_base_url(connection),
+        tokens=ConnectionTokens(connection, cls),
+        auth_header=cls.auth_header,
+    )
     return cls(http)
 
 
@@ -54,7 +58,10 @@ def connection_connect(*, workspace: Workspace, crm: str, result: OAuthResult, u
     cls = connector_class(crm)
     base = result.base_url or api_base_url(Connection(crm=crm))
     # Asked before the transaction: no database lock is held while the CRM answers.
-    identity = cls(CrmHttp(base_url=base, tokens=_FixedTokens(result.tokens["access_token"]))).identity()
+    http = CrmHttp(
+        base_url=base, tokens=_FixedTokens(result.tokens["access_token"]), auth_header=cls.auth_header
+    )
+    identity = cls(http).identity()
     with transaction.atomic():
         return _store_connection(workspace=workspace, crm=crm, result=result, user=user, identity=identity)
 
@@ -91,7 +98,12 @@ def _store_connection(
     connection.remote_account_id = identity.account_id
     connection.remote_user_email = identity.user_email
     connection.base_url = result.base_url
-    connection.set_tokens(result.tokens, expires_at=result.expires_at)
+    tokens = dict(result.tokens)
+    if not tokens.get("refresh_token") and connection.encrypted_tokens:
+        # A reconnect that brought no refresh token (Zoho mints one on the first consent only) keeps the
+        # working one of the same account.
+        tokens["refresh_token"] = connection.tokens.get("refresh_token", "")
+    connection.set_tokens(tokens, expires_at=result.expires_at)
     if connection.status in (Connection.Status.RECONNECT_NEEDED, ""):
         connection.status = Connection.Status.ACTIVE
     connection.last_error = ""

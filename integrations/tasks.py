@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
@@ -36,10 +38,31 @@ def sync_connection_task(
     )
     if run.status == SyncRun.Status.RATE_LIMITED and run.resume_at is not None:
         wait = (run.resume_at - timezone.now()).total_seconds()
-        sync_connection_task.apply_async(
-            args=(connection_id, str(SyncRun.Trigger.RETRY)), countdown=max(1, min(int(wait), MAX_COUNTDOWN))
-        )
+        # A wait longer than the broker can hold a task is left to the hourly schedule, which skips the
+        # connection until resume_at: a spent daily quota parks the connection instead of retrying early.
+        if wait <= MAX_COUNTDOWN:
+            sync_connection_task.apply_async(
+                args=(connection_id, str(SyncRun.Trigger.RETRY)), countdown=max(1, int(wait))
+            )
     return run.pk
+
+
+def parked_until(connection_id: int) -> dt.datetime | None:
+    """When a rate-limited connection may call its CRM again (None: it may now)."""
+    latest = (
+        SyncRun.objects.filter(connection_id=connection_id)
+        .exclude(status=SyncRun.Status.SKIPPED)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if (
+        latest
+        and latest.status == SyncRun.Status.RATE_LIMITED
+        and latest.resume_at
+        and latest.resume_at > timezone.now()
+    ):
+        return latest.resume_at
+    return None
 
 
 def awaiting_decision(connection_id: int) -> bool:
@@ -57,7 +80,7 @@ def sync_all_connections() -> int:
     """Hourly: one task per active connection."""
     ids = list(Connection.objects.filter(status=Connection.Status.ACTIVE).values_list("pk", flat=True))
     # A run paused at the breaker waits for an Admin; hourly runs would only pause again meanwhile.
-    ids = [connection_id for connection_id in ids if not awaiting_decision(connection_id)]
+    ids = [c for c in ids if not awaiting_decision(c) and parked_until(c) is None]
     for connection_id in ids:
         sync_connection_task.delay(connection_id, SyncRun.Trigger.SCHEDULE)
     return len(ids)

@@ -199,6 +199,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # Sunday night, as the FAQ promises; playbooks-daily (04:30) then sees the new scores.
+    "health-scores-weekly": {
+        "task": "healthscore.tasks.compute_all_health_scores",
+        "schedule": crontab(minute=0, hour=23, day_of_week="sun"),
+        "options": {"expires": 6 * 3600},
+    },
+    "usage-events-aggregate": {
+        "task": "healthscore.tasks.aggregate_usage_events",
+        "schedule": crontab(minute="*/30"),
+        "options": {"expires": 25 * 60},
+    },
     "search-reindex-every-15-minutes": {
         "task": "search.tasks.reindex_search",
         "schedule": crontab(minute="*/15"),
@@ -282,6 +293,8 @@ CRM_SETTINGS = {
     },
     "pipedrive": {
         "auth_url": _crm_url("PIPEDRIVE_AUTH_URL", "https://oauth.pipedrive.com", "/sandbox/pipedrive-oauth"),
+        # Used when a token response carries no api_domain (crm-apis.md §3.1).
+        "api_url": _crm_url("PIPEDRIVE_API_URL", "https://api.pipedrive.com", "/sandbox/pipedrive"),
         "client_id": env.str(
             "PIPEDRIVE_CLIENT_ID", default="sandbox-pipedrive-client" if SANDBOX_ENABLED else ""
         ),

@@ -44,6 +44,7 @@ def read_all(connector: Connector, request: ReadRequest) -> tuple[list[str], int
                 options=request.options,
                 fields=request.fields,
                 scope_ids=request.scope_ids,
+                ids_only=request.ids_only,
             )
         )
         pages += 1

@@ -222,3 +222,15 @@ def test_a_run_of_another_connection_is_not_found(client_for, admin_membership, 
     run = SyncRun.objects.create(connection=other, status=SyncRun.Status.SUCCEEDED)
     response = client_for(admin_membership).get(reverse("integrations:run", args=[connection.pk, run.pk]))
     assert response.status_code == 404
+
+
+def test_a_reconnect_without_a_refresh_token_keeps_the_working_one(workspace):
+    SIGNED_IN["account"] = "portal-1"
+    first = services.connection_connect(
+        workspace=workspace, crm="hubspot", result=signed_in(workspace), user=None
+    )
+    again = OAuthResult(tokens={"access_token": "at-2", "refresh_token": ""}, expires_at=None, base_url="",
+                        workspace_id=workspace.pk, connection_id=first.pk)  # fmt: skip
+    services.connection_connect(workspace=workspace, crm="hubspot", result=again, user=None)
+    first.refresh_from_db()
+    assert first.tokens == {"access_token": "at-2", "refresh_token": "rt"}

@@ -199,7 +199,9 @@ def test_tokens_are_encrypted_at_rest(connection):
 
 
 class JsonBodyCrm(PkceCrm):
-    oauth = OAuthSpec("login_url", "/authorize", "login_url", "/oauth/token", ("api",), pkce=True, token_body="json")
+    oauth = OAuthSpec(
+        "login_url", "/authorize", "login_url", "/oauth/token", ("api",), pkce=True, token_body="json"
+    )
 
 
 @responses.activate
@@ -219,3 +221,63 @@ def test_a_provider_that_wants_json_gets_json_for_the_code_and_the_refresh(conne
                                                        strict_match=False)])  # fmt: skip
     assert ConnectionTokens(connection, JsonBodyCrm).refresh() == "new"
     assert responses.calls[-1].request.headers["Content-Type"] == "application/json"
+
+
+class DataCentreCrm(PkceCrm):
+    oauth = OAuthSpec("login_url", "/authorize", "login_url", "/oauth/token", ("api",),
+                      base_url_key="instance_url", revoked_errors=("invalid_grant", "invalid_code"))  # fmt: skip
+
+    @classmethod
+    def oauth_callback_token_url(cls, params):
+        server = params.get("accounts-server")
+        if server and server != "https://login.crm.eu":
+            raise ValueError(f"{server!r} is not our accounts server; the sign-in was refused.")
+        return f"{server}/oauth/token" if server else None
+
+
+@responses.activate
+def test_the_token_server_named_by_the_callback_is_checked_then_used_for_the_code_and_refreshes(connection):
+    responses.post(
+        "https://login.crm.eu/oauth/token",
+        json={"access_token": "at", "refresh_token": "rt", "instance_url": "https://eu.my.salesforce.com"},
+    )
+    session = {}
+    oauth_start(
+        session=session, connector=DataCentreCrm, redirect_uri="https://skalin.test/cb", workspace_id=1
+    )
+    state = session["oauth:salesforce"]["state"]
+    result = oauth_finish(
+        session=session,
+        connector=DataCentreCrm,
+        params={"state": state, "code": "c", "accounts-server": "https://login.crm.eu"},
+    )
+    assert result.tokens["token_url"] == "https://login.crm.eu/oauth/token"
+
+    connection.set_tokens({**result.tokens, "refresh_token": "rt-1"}, expires_at=None)
+    connection.save()
+    responses.post(
+        "https://login.crm.eu/oauth/token",
+        json={"access_token": "new", "instance_url": "https://eu2.my.salesforce.com"},
+    )
+    assert ConnectionTokens(connection, DataCentreCrm).refresh() == "new"
+    connection.refresh_from_db()
+    assert connection.base_url == "https://eu2.my.salesforce.com"
+    assert connection.tokens["token_url"] == "https://login.crm.eu/oauth/token"
+
+    oauth_start(
+        session=session, connector=DataCentreCrm, redirect_uri="https://skalin.test/cb", workspace_id=1
+    )
+    with pytest.raises(OAuthFlowError, match="not our accounts server"):
+        oauth_finish(session=session, connector=DataCentreCrm,
+                     params={"state": session["oauth:salesforce"]["state"], "code": "c",
+                             "accounts-server": "https://evil.example"})  # fmt: skip
+
+
+@responses.activate
+def test_a_provider_specific_revoked_error_asks_for_a_reconnect(connection):
+    responses.post(TOKEN_URL, status=200, json={"error": "invalid_code"})
+    with pytest.raises(ConnectorError) as error:
+        ConnectionTokens(connection, DataCentreCrm).refresh()
+    assert error.value.reconnect
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.RECONNECT_NEEDED

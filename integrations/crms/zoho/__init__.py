@@ -35,6 +35,7 @@ from ...base import (
 )
 from ...http import CrmHttp, bearer
 from ...models import ObjectType, SyncMode
+from . import dc
 from .values import (
     coql_string,
     field_name,
@@ -94,7 +95,20 @@ class Zoho(Connector):
         client_auth="body",
         base_url_key="api_domain",
         scope_separator=",",
+        revoked_errors=("invalid_grant", "invalid_code"),
     )  # fmt: skip
+    auth_scheme = "Zoho-oauthtoken"
+
+    @classmethod
+    def oauth_callback_token_url(cls, params: dict[str, str]) -> str | None:
+        """The callback names the account's data centre (`accounts-server`): only Zoho's own accounts hosts
+        are accepted, and the code and every refresh go there."""
+        if not params.get("accounts-server"):
+            return None
+        try:
+            return dc.token_url(dc.accounts_server(params["accounts-server"]))
+        except dc.UnknownAccountsServer as refused:
+            raise ValueError(str(refused)) from refused
     requirements = (
         "A Zoho CRM user allowed to use the API and to create fields (Customize Zoho CRM permission), in an "
         "edition with API access (Standard or above)"
