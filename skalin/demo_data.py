@@ -387,6 +387,7 @@ def seed_demo(*, customers: int = DEMO_CUSTOMERS, seed: int = 7, now: dt.datetim
         count = _seed_workspace(random.Random(seed), customers=customers, now=now)
         _seed_other_corp(random.Random(seed + 1), now=now)
         _seed_playbooks(Workspace.objects.get(slug=DEMO_SLUG), now=now)
+        _seed_health(Workspace.objects.get(slug=DEMO_SLUG), random.Random(seed + 2), now=now)
     _fill_search_and_reports(now=now)
     return DemoSeed(created=True, logins=demo_logins(), customers=count)
 
@@ -423,13 +424,50 @@ def _seed_playbooks(workspace: Workspace, *, now: dt.datetime) -> None:
         playbook_set_enabled(playbook=saved.playbook, enabled=True, now=now)
 
 
+def _seed_health(workspace: Workspace, rng: random.Random, *, now: dt.datetime) -> None:
+    """Weights per profile, two months of product usage, and last week's and this week's scores, so the
+    customer page shows a chart, the ledger and what moved."""
+    from healthscore.models import UsageDaily
+    from healthscore.services import health_compute, usage_credential_create, weights_set
+
+    weights = {
+        "Enterprise": {"usage": 20, "interactions": 30, "pulse": 30, "agreement": 20},
+        "SMB": {"usage": 40, "interactions": 20, "pulse": 20, "agreement": 20},
+    }
+    for profile in workspace.profiles.all():
+        if profile.name in weights:
+            weights_set(workspace_id=workspace.pk, profile=profile, values=weights[profile.name])
+    admin = workspace.memberships.filter(role="admin").select_related("user").first()
+    usage_credential_create(
+        workspace_id=workspace.pk, name="Product analytics (demo)", user=admin.user if admin else None
+    )
+    today = timezone.localdate(now)
+    rows = []
+    for customer_id in workspace.customers.exclude(phase__technical_name="churn").values_list(
+        "pk", flat=True
+    ):
+        level = rng.choice([0, 0, 2, 5, 12, 30])  # some customers never use the product
+        if not level:
+            continue
+        for back in range(60):
+            if rng.random() < 0.7:
+                events = max(0, int(rng.gauss(level, level / 3)))
+                rows.append(UsageDaily(workspace=workspace, customer_id=customer_id, day=today - dt.timedelta(days=back),
+                                       events=events, users=max(1, events // 4)))  # fmt: skip
+    UsageDaily.objects.bulk_create(rows, batch_size=2000)
+    health_compute(workspace_id=workspace.pk, as_of=now - dt.timedelta(days=7))
+    health_compute(workspace_id=workspace.pk, as_of=now)
+
+
 def _fill_search_and_reports(*, now: dt.datetime) -> None:
     """The header search and the Reports page show something from the first login, not after a beat tick."""
     from reports.services import report_snapshot_compute
     from search.services import search_index_pass
 
     search_index_pass(full=True, now=now)
-    for workspace_id in Workspace.objects.filter(slug__in=[DEMO_SLUG, OTHER_SLUG]).values_list("pk", flat=True):
+    for workspace_id in Workspace.objects.filter(slug__in=[DEMO_SLUG, OTHER_SLUG]).values_list(
+        "pk", flat=True
+    ):
         report_snapshot_compute(workspace_id=workspace_id, now=now)
 
 
