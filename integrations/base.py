@@ -248,6 +248,11 @@ class Connector:
         filters the reads use, so the answer and the sync never disagree."""
         return None
 
+    def deleted_ids(self, object_type: ObjectType, since: dt.datetime | None) -> list[str]:
+        """Ids of records deleted (archived) in the CRM since `since` (None: as far back as the CRM keeps),
+        for the tombstones of reliability R8. CRMs that cannot tell return []."""
+        return []
+
     def user_emails(self, user_ids: Sequence[str]) -> dict[str, str]:
         """The email of each CRM user id (a user-type field holds ids); unknown ids are left out."""
         return {}

@@ -268,6 +268,24 @@ class HubSpot(Connector):
                     raise
         return {key: spec["name"] for key, spec in OUTPUT_PROPERTIES.items()}
 
+    def deleted_ids(self, object_type: ObjectType, since: dt.datetime | None) -> list[str]:
+        # Search never returns archived records; the list endpoint does, with archivedAt (crm-apis.md §1.3).
+        if object_type != ObjectType.CUSTOMERS:
+            return []
+        ids, after = [], None
+        while True:
+            params: dict[str, Any] = {"archived": "true", "limit": 100, "properties": "name"}
+            if after:
+                params["after"] = after
+            body = self.http.get("/crm/v3/objects/companies", params)
+            for row in body.get("results", []):
+                archived_at = parse_datetime(row.get("archivedAt"))
+                if since is None or archived_at is None or archived_at >= since:
+                    ids.append(str(row["id"]))
+            after = _next_after(body)
+            if not after:
+                return ids
+
     # -- "Why isn't this customer in Skalin?" -----------------------------------------------------------
     def find_customers(self, text: str, limit: int = 20) -> list[Record]:
         groups = [[{"propertyName": "name", "operator": "CONTAINS_TOKEN", "value": f"*{text.strip()}*"}]]

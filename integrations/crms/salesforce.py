@@ -495,8 +495,17 @@ class Salesforce(Connector):
             self._view_ids[view_id] = ids
         return self._view_ids[view_id]
 
-    def _query_all(self, soql: str) -> list[dict]:
-        data = self.http.get(self.path("query"), {"q": soql})
+    def deleted_ids(self, object_type: ObjectType, since: dt.datetime | None) -> list[str]:
+        # queryAll also returns deleted rows (crm-apis.md §2.3); the recycle bin keeps them about 15 days.
+        if object_type != ObjectType.CUSTOMERS:
+            return []
+        soql = "SELECT Id FROM Account WHERE IsDeleted = true"
+        if since is not None:
+            soql += f" AND SystemModstamp >= {soql_datetime(since)}"
+        return [str(row["Id"]) for row in self._query_all(soql, endpoint="queryAll")]
+
+    def _query_all(self, soql: str, endpoint: str = "query") -> list[dict]:
+        data = self.http.get(self.path(endpoint), {"q": soql})
         rows = list(data.get("records") or [])
         while not data.get("done", True) and data.get("nextRecordsUrl"):
             data = self.http.get(data["nextRecordsUrl"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from customers.models import CHURN_PHASE, Customer, CustomField, HealthProfile, Phase
 from customers.services import custom_value_parse, customer_update, customer_upsert_from_crm, phase_default
@@ -107,8 +108,41 @@ class CustomerPull:
                 commit()
         if self.options.get("parent_child"):
             self.link_parents()
+        self.tombstone_deleted(since=request.since)
         if self.options.get("churn_on_absence"):
             self.churn_absent()
+
+    def tombstone_deleted(self, *, since: Any) -> None:
+        """Records deleted in the CRM (R8): the link is marked, the customer stays with its history, its
+        child accounts are unlinked, and it churns if the connection churns customers no longer found."""
+        deleted = [
+            self.refs.by_external[ext]
+            for ext in self.ctx.connector.deleted_ids(ObjectType.CUSTOMERS, since)
+            if ext in self.refs.by_external and self.refs.by_external[ext].deleted_in_crm_at is None
+        ]
+        if not deleted:
+            return
+        churning = self.options.get("churn_on_absence")
+        if churning:
+            self.ctx.check_breaker(churning=len(deleted))
+        churn = Phase.objects.filter(workspace=self.ctx.workspace, technical_name=CHURN_PHASE).first()
+        now = timezone.now()
+        for ref in deleted:
+            with transaction.atomic():
+                ref.deleted_in_crm_at, ref.in_selection = now, False
+                ref.save(update_fields=["deleted_in_crm_at", "in_selection", "updated_at"])
+                customer = Customer.objects.filter(pk=ref.local_id).first()
+                if customer is None:
+                    continue
+                for child in list(customer.children.all()):
+                    customer_update(customer=child, actor=self.ctx.actor, parent=None)
+                self.ctx.note("deleted", {"external_id": ref.external_id, "customer": customer.name})
+                if churning and churn is not None and customer.phase_id != churn.pk:
+                    customer_update(customer=customer, actor=self.ctx.actor, phase=churn)
+                    self.ctx.count("churned")
+                else:
+                    self.ctx.warn(f"{customer.name} was deleted in {self.ctx.connection.get_crm_display()}; "
+                                  "it stays in Skalin with its history.")  # fmt: skip
 
     # -- one record -------------------------------------------------------------------------------------
     def values(

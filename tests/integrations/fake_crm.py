@@ -69,6 +69,7 @@ class FakeCrm(Connector):
         self.pages_served = 0
         self.clock = T0
         self.next_id = 1000
+        self.deleted: dict[str, dict[str, dt.datetime]] = {}
 
     # -- test helpers ----------------------------------------------------------------------------------
     def tick(self) -> dt.datetime:
@@ -155,6 +156,14 @@ class FakeCrm(Connector):
         return {name: row.fields.get(name) for name in fields}
 
     users: dict[str, str] = {}
+
+    def delete(self, object_type: str, external_id: str) -> None:
+        self.data[object_type].pop(external_id)
+        self.deleted.setdefault(object_type, {})[external_id] = self.tick()
+
+    def deleted_ids(self, object_type: Any, since: dt.datetime | None) -> list[str]:
+        gone = getattr(self, "deleted", {}).get(str(object_type), {})
+        return [ext for ext, when in gone.items() if since is None or when >= since]
 
     def find_customers(self, text: str, limit: int = 20) -> list[Record]:
         rows = self.data["customers"]

@@ -608,3 +608,31 @@ def test_customers_are_found_by_id_or_name() -> None:
     groups = sent(responses.calls[0])["filterGroups"]
     assert groups[0]["filters"][0]["operator"] == "CONTAINS_TOKEN"
     assert groups[1]["filters"][0] == {"propertyName": "hs_object_id", "operator": "EQ", "value": "1234"}
+
+
+@responses.activate
+def test_archived_companies_since_the_cursor_are_reported_as_deleted() -> None:
+    url = f"{API}/crm/v3/objects/companies"
+    responses.add(
+        responses.GET,
+        url,
+        json={
+            "results": [
+                {"id": "1", "archived": True, "archivedAt": "2026-01-01T00:00:00Z", "properties": {}}
+            ],
+            "paging": {"next": {"after": "1"}},
+        },
+    )
+    responses.add(
+        responses.GET,
+        url,
+        json={
+            "results": [
+                {"id": "2", "archived": True, "archivedAt": "2026-03-01T00:00:00Z", "properties": {}}
+            ],
+        },
+    )
+    since = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    assert make().deleted_ids(ObjectType.CUSTOMERS, since) == ["2"]
+    assert "archived=true" in str(responses.calls[0].request.url)
+    assert make().deleted_ids(ObjectType.CONTACTS, since) == []

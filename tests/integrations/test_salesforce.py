@@ -552,3 +552,15 @@ def test_a_second_expired_session_surfaces_as_reconnect() -> None:
     with pytest.raises(ConnectorError) as error:
         make(tokens=tokens).read_page(request())
     assert error.value.reconnect and tokens.refreshes == 1 and len(responses.calls) == 2
+
+
+@responses.activate
+def test_deleted_accounts_come_from_query_all_since_the_cursor() -> None:
+    responses.add(responses.GET, f"{DATA}/queryAll", json={
+        "totalSize": 1, "done": True,
+        "records": [{"attributes": {"type": "Account", "url": "/x"}, "Id": "001000000000001AAA"}],
+    })  # fmt: skip
+    since = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    assert make().deleted_ids(ObjectType.CUSTOMERS, since) == ["001000000000001AAA"]
+    soql = parse_qs(urlsplit(str(responses.calls[0].request.url)).query)["q"][0]
+    assert soql == "SELECT Id FROM Account WHERE IsDeleted = true AND SystemModstamp >= 2026-01-02T03:04:05Z"

@@ -463,7 +463,9 @@ def test_the_run_report_gives_the_fill_rate_of_each_mapped_field(connection, crm
 
 
 def test_each_score_has_its_own_toggle(connection, crm, workspace):
-    block(connection, ObjectType.CUSTOMERS, options={"data_back": {"enabled": True, "health_score_on": False}})
+    block(
+        connection, ObjectType.CUSTOMERS, options={"data_back": {"enabled": True, "health_score_on": False}}
+    )
     crm.put("customers", "c1", name="Acme")
     run(connection, crm)
     Customer.objects.filter(name="Acme").update(health_score=8, csm_pulse=2)
@@ -472,3 +474,39 @@ def test_each_score_has_its_own_toggle(connection, crm, workspace):
     fields = crm.data["customers"]["c1"].fields
     assert fields["skalin_csm_pulse"] == 2
     assert "skalin_healthscore" not in fields
+
+
+def test_a_company_deleted_in_the_crm_becomes_a_tombstone_and_its_children_are_unlinked(
+    connection, crm, workspace
+):
+    block(connection, ObjectType.CUSTOMERS, options={"parent_child": True})
+    crm.put("customers", "p", name="Group")
+    crm.put("customers", "c", name="Subsidiary", links={"parent": ["p"]})
+    run(connection, crm)
+    assert Customer.objects.get(name="Subsidiary").parent == Customer.objects.get(name="Group")
+
+    crm.delete("customers", "p")
+    result = run(connection, crm)
+
+    group = Customer.objects.get(name="Group")  # never deleted in Skalin
+    assert not group.is_churned  # the connection does not churn customers no longer found
+    assert Customer.objects.get(name="Subsidiary").parent is None
+    ref = ExternalRef.objects.get(connection=connection, external_id="p")
+    assert ref.deleted_in_crm_at is not None and not ref.in_selection
+    assert any("was deleted in" in warning for warning in result.warnings)
+    assert ChangeLog.objects.filter(
+        customer__name="Subsidiary", field="parent", actor_kind="sync_run"
+    ).exists()
+
+
+def test_a_deleted_company_churns_when_the_connection_churns_customers_no_longer_found(
+    connection, crm, workspace
+):
+    block(connection, ObjectType.CUSTOMERS, options={"churn_on_absence": True})
+    for n in range(30):
+        crm.put("customers", f"c{n}", name=f"Company {n}")
+    run(connection, crm)
+    crm.delete("customers", "c1")
+    result = run(connection, crm)
+    assert result.churned == 1
+    assert Customer.objects.get(name="Company 1").is_churned

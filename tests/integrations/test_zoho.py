@@ -314,7 +314,7 @@ def test_a_deleted_account_is_explained_by_the_recycle_bin() -> None:
 @responses.activate
 def test_deleted_ids_since_a_time_send_if_modified_since() -> None:
     responses.get(f"{ACCOUNTS}/deleted", json=fixture("deleted_accounts"))
-    found = make().deleted_ids(since=dt.datetime(2026, 1, 4, tzinfo=dt.UTC))
+    found = make().deleted_accounts(since=dt.datetime(2026, 1, 4, tzinfo=dt.UTC))
     assert found == {"4876876000000333005"}
     assert responses.calls[0].request.headers["If-Modified-Since"] == "2026-01-04T00:00:00+00:00"
 

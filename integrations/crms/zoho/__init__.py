@@ -282,12 +282,16 @@ class Zoho(Connector):
         if not rows:
             return (
                 "It was deleted in Zoho."
-                if self.deleted_ids([record.external_id])
+                if self.deleted_accounts([record.external_id])
                 else "Zoho does not know it."
             )
         return selection_excludes(rows[0], selection)
 
-    def deleted_ids(self, ids: Sequence[str] = (), since: dt.datetime | None = None) -> set[str]:
+    def deleted_ids(self, object_type: ObjectType, since: dt.datetime | None) -> list[str]:
+        """Deleted accounts, for the engine's tombstones (R8)."""
+        return sorted(self.deleted_accounts(since=since)) if object_type == ObjectType.CUSTOMERS else []
+
+    def deleted_accounts(self, ids: Sequence[str] = (), since: dt.datetime | None = None) -> set[str]:
         """Accounts in the recycle bin or deleted for good (GET /Accounts/deleted, 200 a page), optionally
         only those deleted since `since`; restricted to `ids` when given.
         https://www.zoho.com/crm/developer/docs/api/v8/get-deleted-records.html"""

@@ -1,9 +1,9 @@
 """The weekly health-score computation for 50,000 customers with a year of interactions and usage:
 prints its time and its number of SQL queries (target: under a minute on this machine).
 
-    .venv/bin/python bench/healthscore.py            # postgres://postgres@127.0.0.1:5432/skalin_bench_health
-    .venv/bin/python bench/healthscore.py --reseed   # drop and seed again
-    DATABASE_URL=... .venv/bin/python bench/healthscore.py --customers 5000
+    .venv/bin/python bench/health_scores.py            # postgres://postgres@127.0.0.1:5432/skalin_bench_health
+    .venv/bin/python bench/health_scores.py --reseed   # drop and seed again
+    DATABASE_URL=... .venv/bin/python bench/health_scores.py --customers 5000
 
 Seeds once with server-side INSERT ... SELECT generate_series (PostgreSQL only): 6 health profiles (one
 customer in six without a profile, one profile of 8 customers so that its peers are the workspace), per

@@ -1,8 +1,8 @@
 """How fast the header search answers over 50,000 customers and 150,000 contacts, and how long the index
 takes to build in full and to catch up with a few hundred changes.
 
-    .venv/bin/python bench/search.py                   # PostgreSQL, skalin_bench_search (created if missing)
-    DATABASE_URL=sqlite:////tmp/bench-search.sqlite3 .venv/bin/python bench/search.py
+    .venv/bin/python bench/search_latency.py                   # PostgreSQL, skalin_bench_search (created if missing)
+    DATABASE_URL=sqlite:////tmp/bench-search.sqlite3 .venv/bin/python bench/search_latency.py
 
 See bench/README.md. Prints figures; asserts nothing about time."""
 
