@@ -13,6 +13,7 @@ from integrations.models import Connection, SyncRun
 from skalin.celery import app as celery_app
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.sandbox_settings import point_crms_at_sandbox
 from workspaces.models import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -21,25 +22,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def sandbox(settings, live_server):
-    settings.SANDBOX_ENABLED = True
-    settings.SANDBOX_BASE_URL = live_server.url
-    settings.CRM_SETTINGS = {
-        "hubspot": {
-            "api_url": f"{live_server.url}/sandbox/hubspot",
-            "auth_url": f"{live_server.url}/sandbox/hubspot-app",
-            "client_id": "hs-client",
-            "client_secret": "hs-secret",
-        },
-        "salesforce": {
-            "login_url": f"{live_server.url}/sandbox/salesforce-login",
-            "client_id": "sf-client",
-            "client_secret": "sf-secret",
-            "api_version": "v60.0",
-        },
-    }
-    settings.CRM_MAX_INLINE_WAIT_SECONDS = 0
-    # The fake HubSpot checks the redirect URL's host with its port against ALLOWED_HOSTS (see the report).
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, live_server.url.split("//", 1)[1]]
+    point_crms_at_sandbox(settings, live_server.url)
     # No worker in a test run: queued runs execute when their transaction commits.
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True

@@ -15,6 +15,7 @@ from integrations.models import Connection, ObjectType, SyncRun
 from integrations.services import object_setting_update
 from integrations.sync import sync_connection
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.sandbox_settings import point_crms_at_sandbox
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,23 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def sandbox(settings, live_server):
-    settings.SANDBOX_ENABLED = True
-    settings.SANDBOX_BASE_URL = live_server.url
-    settings.CRM_SETTINGS = {
-        "hubspot": {
-            "api_url": f"{live_server.url}/sandbox/hubspot",
-            "auth_url": f"{live_server.url}/sandbox/hubspot-app",
-            "client_id": "hs-client",
-            "client_secret": "hs-secret",
-        },
-        "salesforce": {
-            "login_url": f"{live_server.url}/sandbox/salesforce-login",
-            "client_id": "sf-client",
-            "client_secret": "sf-secret",
-            "api_version": "v60.0",
-        },
-    }
-    settings.CRM_MAX_INLINE_WAIT_SECONDS = 0
+    point_crms_at_sandbox(settings, live_server.url)
     return live_server
 
 
