@@ -233,7 +233,12 @@ def chart(points: list[HealthScore], *, label: str) -> dict[str, Any]:
         x = round(LEFT + i * slot, 1) if len(points) > 1 else WIDTH / 2
         labels.append({"x": x, "text": f"{row.week:%d %b}" if label == "weeks" else f"{row.week:%b}"})
     grid = [
-        {"y": _y(Decimal(v), 10), "left": v, "right": (Decimal(v) - 1) * 4 / 9 + 1} for v in (1, 4, 7, 10)
+        {
+            "y": _y(Decimal(v), 10),
+            "left": v,
+            "right": f"{(Decimal(v) - 1) * 4 / 9 + 1:.1f}".removesuffix(".0"),
+        }
+        for v in (1, 4, 7, 10)
     ]
     return {
         "width": WIDTH,
