@@ -53,6 +53,23 @@ AGREEMENT_FIELDS = (
     ("start_date", "Start date", False),
 )
 VALUE_TABLES = {"phase", "health_profile"}
+
+
+def local_field_label(object_type: str, name: str) -> str:
+    """What a person calls a mapped Skalin field: "Customer stage", "Champion tag", "Custom: Old CRM ID"."""
+    table = {"customers": CUSTOMER_FIELDS, "contacts": CONTACT_FIELDS, "agreements": AGREEMENT_FIELDS}.get(
+        object_type, ()
+    )
+    labels = {key: label for key, label, _ in table}
+    if name in labels:
+        return labels[name]
+    if name.startswith("role:"):
+        return f"{name.removeprefix('role:').replace('_', ' ').capitalize()} tag"
+    if name.startswith("custom:"):
+        return f"Custom field {name.removeprefix('custom:')}"
+    return name.replace("_", " ").capitalize()
+
+
 TERM_MODES = (("none", "Not set"), ("duration", "Duration"), ("date", "Date"), ("manual", "Manual"))
 TACIT_RULES = (
     ("if_notice", "Tacitly renewed when a notice date or notice period is set in the CRM"),

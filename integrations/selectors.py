@@ -26,6 +26,16 @@ class CrmCard:
 def crm_cards(*, membership: Membership) -> list[CrmCard]:
     """The five CRMs with their connections in this workspace; those without a connector say so."""
     connections = list(visible(membership, Connection).order_by("crm", "pk"))
+    # The last finished run of each, for its result on the card: one query.
+    latest: dict[int, SyncRun] = {}
+    for run in (
+        SyncRun.objects.filter(connection__in=connections, dry_run=False)
+        .exclude(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING, SyncRun.Status.SKIPPED])
+        .order_by("connection_id", "-started_at", "-id")
+    ):
+        latest.setdefault(run.connection_id, run)
+    for connection in connections:
+        connection.last_run = latest.get(connection.pk)  # type: ignore[attr-defined]
     cards = []
     for crm, label in CrmKind.choices:
         cls: type[Connector] | None = connector_class(crm) if crm in CONNECTORS else None

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from workspaces.access import get_visible_or_404, settings_view
 
 from .. import safety, selectors, services
+from ..forms import local_field_label
 from ..models import Connection, ObjectSetting, ObjectType, QuarantinedRecord, SyncRun, SyncState
 from ..tasks import sync_connection_task
 from .wizard import run_live_context
@@ -120,7 +121,7 @@ def _run_context(connection: Connection, run: SyncRun) -> dict[str, Any]:
             "label": OBJECT_LABELS.get(key, key),
             "fields": [
                 {
-                    "name": name,
+                    "name": local_field_label(key, name),
                     **counts,
                     "total": sum(counts.get(k, 0) for k in ("filled", "empty", "kept")),
                     "percent": round(

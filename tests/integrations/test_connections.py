@@ -234,3 +234,27 @@ def test_a_reconnect_without_a_refresh_token_keeps_the_working_one(workspace):
     services.connection_connect(workspace=workspace, crm="hubspot", result=again, user=None)
     first.refresh_from_db()
     assert first.tokens == {"access_token": "at-2", "refresh_token": "rt"}
+
+
+def test_the_integrations_page_shows_each_connections_last_run_result(
+    client_for, admin_membership, connection
+):
+    SyncRun.objects.create(connection=connection, status=SyncRun.Status.PARTIAL)
+    SyncRun.objects.create(connection=connection, status=SyncRun.Status.SKIPPED)
+    SyncRun.objects.create(connection=connection, status=SyncRun.Status.SUCCEEDED, dry_run=True)
+    page = client_for(admin_membership).get(reverse("integrations:list")).content.decode()
+    assert "Last run" in page and "Partial" in page
+
+
+def test_the_run_report_names_mapped_fields_as_a_person_would(client_for, admin_membership, connection):
+    run = SyncRun.objects.create(
+        connection=connection, status=SyncRun.Status.SUCCEEDED,
+        fill_rates={"customers": {"phase": {"filled": 3, "empty": 1, "kept": 0}},
+                    "contacts": {"role:key_user": {"filled": 1, "empty": 0, "kept": 0}}},
+    )  # fmt: skip
+    page = (
+        client_for(admin_membership)
+        .get(reverse("integrations:run", args=[connection.pk, run.pk]))
+        .content.decode()
+    )
+    assert "Customer stage" in page and "Key user tag" in page
