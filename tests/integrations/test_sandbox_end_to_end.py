@@ -382,3 +382,44 @@ def test_pipedrive_connect_sync_change_churn_pulse_and_budget(sandbox, admin_cli
     assert fifth.status == SyncRun.Status.RATE_LIMITED, fifth.errors
     assert fifth.resume_at is not None and fifth.resume_at > fifth.finished_at
     assert fifth.api_calls == 1
+
+
+def test_a_filter_change_dropping_40_percent_of_the_accounts_waits_for_an_admin(sandbox, admin_client):
+    from integrations import safety
+    from sandbox.hubspot.seed import seed
+    from sandbox.models import SandboxRecord
+
+    seed(companies=30, random_seed=5)
+    client, workspace = admin_client
+    connection = connect_through_the_browser_flow(client, "hubspot")
+    object_setting_update(
+        connection=connection,
+        object_type=ObjectType.CUSTOMERS,
+        mode="input",
+        options={"churn_on_absence": True},
+    )
+    client.post(reverse("integrations:set_status", args=[connection.pk, "enable"]))
+    assert sync_connection(connection_id=connection.pk).status == SyncRun.Status.SUCCEEDED
+    linked = connection.refs.filter(object_type="customers").count()
+
+    # An admin narrows the filter in HubSpot's terms: 40 % of the companies now fall outside it.
+    selected = [
+        r
+        for r in SandboxRecord.objects.filter(crm="hubspot", object_type="companies", archived=False)
+        if r.properties.get("lifecyclestage") in ("customer", "evangelist")
+    ]
+    dropped = selected[: int(len(selected) * 0.4)]
+    for record in dropped:
+        _connector(connection).http.patch(
+            f"/crm/v3/objects/companies/{record.external_id}",
+            json={"properties": {"lifecyclestage": "other"}},
+        )
+
+    paused = sync_connection(connection_id=connection.pk)
+    assert paused.status == SyncRun.Status.PAUSED
+    assert f"{len(dropped)} of {linked} customers would be churned" in paused.errors[0]["message"]
+    assert not Customer.objects.filter(workspace=workspace, phase__technical_name="churn").exists()
+
+    safety.run_approve(run=paused, user=None)
+    approved = sync_connection(connection_id=connection.pk, approved=True)
+    assert approved.churned == len(dropped)
