@@ -54,7 +54,7 @@ def _acceptable_redirect(uri: str) -> bool:
     return (
         parts.scheme in ("http", "https")
         and bool(parts.hostname)
-        and validate_host(parts.netloc.rsplit("@", 1)[-1], settings.ALLOWED_HOSTS)
+        and validate_host(parts.hostname or "", settings.ALLOWED_HOSTS)
     )
 
 

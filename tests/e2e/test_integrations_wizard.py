@@ -174,3 +174,21 @@ def test_a_csm_cannot_reach_the_integrations_pages(page, sandbox, workspace, scr
         response = page.goto(path)
         assert response.status == 404
     screenshot("csm-01-integrations-not-found")
+
+
+def test_an_admin_connects_pipedrive_with_the_same_wizard(page, sandbox, workspace, screenshot, console):
+    from sandbox.pipedrive.seed import seed
+
+    seed(companies=12, random_seed=6)
+    member(workspace, "admin@browser.test", Role.ADMIN)
+    log_in(page, "admin@browser.test")
+    connect(page, "Pipedrive", screenshot, "pipedrive")
+    # Pipedrive's own warning: its activities drop the mailbox and calendar ids.
+    expect(page.locator("#block-interactions")).to_contain_text("duplicate")
+    screenshot("pipedrive-03-wizard", full_page=True)
+
+    save_apply_and_follow(page, screenshot, "pipedrive")
+    run = Connection.objects.get(crm="pipedrive").runs.filter(dry_run=False).first()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.errors
+    assert Customer.objects.filter(workspace=workspace).count() == run.by_object["customers"]["created"] > 0
+    assert not console.csp_violations(), console.csp_violations()[:1] + [page.url]
