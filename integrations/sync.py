@@ -326,10 +326,12 @@ def _plan(ctx: RunContext, pullers: dict[str, Any], pushers: dict[str, Any], pus
             raise _PlanDone
     except _PlanDone:
         pass
-    tokens = getattr(ctx.connector.http, "tokens", None)
-    if tokens is not None and hasattr(tokens, "persist"):
-        # A token refreshed during the plan was rolled back with the rest: keep it.
-        tokens.persist()
+    finally:
+        tokens = getattr(ctx.connector.http, "tokens", None)
+        if tokens is not None and hasattr(tokens, "persist"):
+            # A token refreshed during the plan was rolled back with the rest, even when the plan failed:
+            # keep it, or a rotated refresh token would be lost.
+            tokens.persist()
     run.progress = {}
 
 

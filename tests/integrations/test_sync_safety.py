@@ -203,3 +203,19 @@ def test_a_draft_connection_can_be_planned_but_not_synced(connection, crm, works
         safety.plan_apply(plan_run=plan)
     connection.refresh_from_db()
     assert connection.status == Connection.Status.ACTIVE
+
+
+def test_a_failing_plan_still_keeps_a_token_refreshed_during_it(connection, crm):
+    class Tokens:
+        persisted = 0
+
+        def persist(self):
+            self.persisted += 1
+
+    crm.http.tokens = Tokens()
+    crm.put("customers", "c1", name="One")
+    crm.fail_after_pages = 0
+
+    plan = run(connection, crm, dry_run=True)
+    assert plan.status == SyncRun.Status.FAILED
+    assert crm.http.tokens.persisted == 1
