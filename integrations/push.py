@@ -92,13 +92,14 @@ def _push_rows(
         changes = {}
         for mapping in mappings:
             value = _as_sent(value_of(row, mapping))
-            last = ref.pushed_values.get(mapping.remote_field, ref.received_values.get(mapping.remote_field))
-            if mapping.remote_field in ref.received_values or mapping.remote_field in ref.pushed_values:
-                if str(_as_sent(last)) == str(value):
-                    continue
-            elif value == "":
+            remote = mapping.remote_field
+            # What the CRM has, as far as we know: what it last sent, or what we last wrote there.
+            known = [ref.received_values[remote]] if remote in ref.received_values else []
+            if remote in ref.pushed_values:
+                known.append(ref.pushed_values[remote])
+            if any(str(_as_sent(k)) == str(value) for k in known) or (not known and value == ""):
                 continue
-            changes[mapping.remote_field] = value
+            changes[remote] = value
         if not changes:
             continue
         ctx.connector.write(ObjectType(setting.object_type), ref.external_id, changes)
