@@ -223,23 +223,15 @@ def change_records(share: float, rng: random.Random) -> dict[str, int]:
 
 def fresh_connection(slug: str, city: str | None) -> Any:
     """A new workspace connected to the sandbox HubSpot exactly as the demo does (sandbox/demo.py: all four
-    blocks in Input, churn on absence), without reseeding the portal. An earlier run's workspace of the
-    same slug is deleted first."""
+    blocks in Input, churn on absence), without reseeding the portal. Workspaces of earlier runs stay (a
+    workspace cannot be deleted while its customers hold its phases); the new one gets a numbered slug."""
     from unittest import mock
 
     from integrations.models import ObjectType
     from integrations.services import object_setting_update
     from sandbox import demo
-    from workspaces.models import Workspace
     from workspaces.services import workspace_create
 
-    old = Workspace.objects.filter(slug=slug).first()
-    if old is not None:
-        started = time.perf_counter()
-        old.delete()
-        print(
-            f"  deleted the previous '{slug}' workspace in {time.perf_counter() - started:.1f}s", flush=True
-        )
     workspace = workspace_create(name=f"Bench sync {slug}", slug=slug)
     with mock.patch.object(demo, "seed", lambda **kwargs: ""):
         connection, _ = demo.connect_demo_hubspot(workspace=workspace)
