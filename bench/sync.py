@@ -529,7 +529,8 @@ def print_report(
     database: str, limit: str, portal: dict[str, int], results: list[Result], changed: dict[str, int]
 ) -> None:
     print(f"\nDatabase: {database}; {limit}")
-    print("Sandbox portal: " + ", ".join(f"{n:,} {k}" for k, n in sorted(portal.items())))
+    names = {"calls": "phone calls"}  # the engagement object, not API calls
+    print("Sandbox portal: " + ", ".join(f"{n:,} {names.get(k, k)}" for k, n in sorted(portal.items())))
     print(
         "Wall time of sync_connection() in its own process, the sandbox served over loopback by gunicorn.\n"
     )
