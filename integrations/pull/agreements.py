@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
 from agreements.models import AmountPeriod, Interval
 from agreements.services import agreement_missing_fields, agreement_skip_from_crm, agreement_upsert_from_crm
 from customers.models import Customer
@@ -13,8 +11,8 @@ from customers.models import Customer
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, parse_amount, parse_bool, parse_date, parse_int, remote_value
 from ..models import ObjectSetting, ObjectType
-from ..sync import RunContext, apply_page, read_pages, since_for, state_for
-from .common import ID_FIELD, Refs, input_mappings, raw, synced_customers
+from ..sync import RunContext, since_for, state_for
+from .common import ID_FIELD, Refs, input_mappings, raw, read_scoped, synced_customers
 
 
 class AgreementPull:
@@ -49,10 +47,7 @@ class AgreementPull:
             fields=self.fields(),
             scope_ids=sorted(self.customers),
         )
-        for page, commit in read_pages(self.ctx, state, request):
-            with transaction.atomic():
-                apply_page(self.ctx, ObjectType.AGREEMENTS, page, self.apply)
-                commit()
+        read_scoped(self.ctx, state, request, self.apply, self.customers)
 
     def value(self, record: Record, local: str) -> Any:
         mapping = self.maps.get(local)

@@ -6,14 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from customers.changes import changelog_record
 
-from ..base import Record
+from ..base import ReadRequest, Record
 from ..mapping import remote_value
-from ..models import ExternalRef, FieldDirection, FieldMapping, ObjectSetting, ObjectType
+from ..models import ExternalRef, FieldDirection, FieldMapping, ObjectSetting, ObjectType, SyncState
 from ..push import same_value
-from ..sync import RunContext
+from ..sync import RunContext, apply_page, read_pages
 
 User = get_user_model()
 DEFAULT_MERGE_KEYS = ("ref_id", "name", "domain")
@@ -117,3 +118,30 @@ def settle_two_way(
                 f"since the last sync; the CRM's value '{now}' was kept."
             )
     return keep_local
+
+
+def read_scoped(
+    ctx: RunContext,
+    state: SyncState,
+    request: ReadRequest,
+    apply_one: Callable[[Record], None],
+    scope: dict[str, int],
+) -> None:
+    """Read an object that hangs off synced customers: what changed since the cursor, then, for customers
+    first linked in this run, everything (their records may be older than the cursor). A first read is
+    full anyway, so it is not read twice."""
+    incremental = request.since is not None
+    for page, commit in read_pages(ctx, state, request):
+        with transaction.atomic():
+            apply_page(ctx, request.object_type, page, apply_one)
+            commit()
+    fresh = sorted(set(ctx.new_customer_ids) & set(scope))
+    if not (incremental and fresh):
+        return
+    backfill = ReadRequest(
+        object_type=request.object_type, since=None, cursor=None, options=request.options,
+        fields=request.fields, scope_ids=fresh,
+    )  # fmt: skip
+    for page, _ in read_pages(ctx, None, backfill):
+        with transaction.atomic():
+            apply_page(ctx, request.object_type, page, apply_one)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
 from customers.models import Contact, Customer, CustomField, RoleTag
 from customers.services import contact_upsert_from_crm, custom_value_parse
 from workspaces.services import workspace_default_domains
@@ -14,8 +12,8 @@ from ..base import ReadRequest, Record
 from ..mapping import clean_text, is_blank, split_values
 from ..models import ObjectSetting, ObjectType
 from ..push import contact_remote_value
-from ..sync import RecordRejected, RunContext, apply_page, read_pages, since_for, state_for
-from .common import Refs, input_mappings, raw, requested_fields, settle_two_way, synced_customers
+from ..sync import RecordRejected, RunContext, since_for, state_for
+from .common import Refs, input_mappings, raw, read_scoped, requested_fields, settle_two_way, synced_customers
 
 
 class ContactPull:
@@ -40,38 +38,15 @@ class ContactPull:
         if not self.customers:
             return
         state = state_for(self.ctx, self.setting)
-        scope = sorted(self.customers)
-        self._read(
-            state,
-            ReadRequest(
-                object_type=ObjectType.CONTACTS,
-                since=since_for(state),
-                cursor=None,
-                options=self.options,
-                fields=requested_fields(self.maps),
-                scope_ids=scope,
-            ),
+        request = ReadRequest(
+            object_type=ObjectType.CONTACTS,
+            since=since_for(state),
+            cursor=None,
+            options=self.options,
+            fields=requested_fields(self.maps),
+            scope_ids=sorted(self.customers),
         )
-        fresh = sorted(set(self.ctx.new_customer_ids) & set(self.customers))
-        if fresh and state.cursor:
-            # Customers new to this run: their contacts may be older than the cursor.
-            self._read(
-                None,
-                ReadRequest(
-                    object_type=ObjectType.CONTACTS,
-                    since=None,
-                    cursor=None,
-                    options=self.options,
-                    fields=requested_fields(self.maps),
-                    scope_ids=fresh,
-                ),
-            )
-
-    def _read(self, state: Any, request: ReadRequest) -> None:
-        for page, commit in read_pages(self.ctx, state, request):
-            with transaction.atomic():
-                apply_page(self.ctx, ObjectType.CONTACTS, page, self.apply)
-                commit()
+        read_scoped(self.ctx, state, request, self.apply, self.customers)
 
     def apply(self, record: Record) -> None:
         customer_id = next(

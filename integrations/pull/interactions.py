@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from customers.models import Contact, Customer
 from interactions.models import InteractionKind
 from interactions.services import interaction_upsert_from_crm
@@ -11,8 +9,8 @@ from interactions.services import interaction_upsert_from_crm
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, parse_datetime
 from ..models import ExternalRef, ObjectSetting, ObjectType
-from ..sync import RecordRejected, RunContext, apply_page, read_pages, since_for, state_for
-from .common import synced_customers
+from ..sync import RecordRejected, RunContext, since_for, state_for
+from .common import read_scoped, synced_customers
 
 
 class InteractionPull:
@@ -40,10 +38,7 @@ class InteractionPull:
             options={**self.options, "kinds": self.kinds},
             scope_ids=sorted(self.customers),
         )
-        for page, commit in read_pages(self.ctx, state, request):
-            with transaction.atomic():
-                apply_page(self.ctx, ObjectType.INTERACTIONS, page, self.apply)
-                commit()
+        read_scoped(self.ctx, state, request, self.apply, self.customers)
 
     def apply(self, record: Record) -> None:
         if record.kind not in self.kinds:

@@ -510,3 +510,33 @@ def test_a_deleted_company_churns_when_the_connection_churns_customers_no_longer
     result = run(connection, crm)
     assert result.churned == 1
     assert Customer.objects.get(name="Company 1").is_churned
+
+
+def test_a_first_sync_reads_the_contacts_once(connection, crm):
+    crm.put("customers", "c1", name="Acme")
+    block(connection, ObjectType.CONTACTS, mappings=[("email", "email")])
+    crm.put("contacts", "p1", email="ann@acme.com", links={"customers": ["c1"]})
+    run(connection, crm)
+    assert len([r for r in crm.reads if r.object_type == ObjectType.CONTACTS]) == 1
+
+
+def test_a_customer_joining_later_brings_its_older_contracts_and_interactions(connection, crm, workspace):
+    block(connection, ObjectType.AGREEMENTS, options={"end": {"mode": "duration", "field": "months", "unit": "month"}},
+          mappings=[("amount", "amount"), ("start_date", "start")])  # fmt: skip
+    block(connection, ObjectType.INTERACTIONS, options={"kinds": ["note"]})
+    crm.put("customers", "c1", name="Early")
+    crm.put("customers", "c2", name="Late", selected=False)
+    crm.put("agreements", "d2", amount="100", start="2026-01-01", months="12", links={"customers": ["c2"]})
+    crm.put("interactions", "n2", kind="note", subject="Old note", occurred_at="2026-01-05T10:00:00Z",
+            links={"customers": ["c2"]})  # fmt: skip
+    # Newer records of the early customer move both cursors past the late customer's.
+    crm.put("agreements", "d1", amount="50", start="2026-01-01", months="12", links={"customers": ["c1"]})
+    crm.put("interactions", "n1", kind="note", subject="New note", occurred_at="2026-02-05T10:00:00Z",
+            links={"customers": ["c1"]})  # fmt: skip
+    run(connection, crm)
+    assert not Agreement.objects.filter(external_id="d2").exists()
+
+    crm.change("customers", "c2", selected=True)  # its deal and note are older than the cursors
+    run(connection, crm)
+    assert Agreement.objects.get(external_id="d2").customer.name == "Late"
+    assert Interaction.objects.filter(external_id="n2", customer__name="Late").exists()
