@@ -28,6 +28,7 @@ class ContactPull:
             f.key: f for f in CustomField.objects.filter(workspace=ctx.workspace, target="contact")
         }
         self.role_maps = [m for m in self.maps if m.local_field.startswith("role:")]
+        self._secondary: dict[str, int] | None = None
         # The workspace's own domains, for CRMs that offer to leave colleagues out (Sellsy).
         self.options = {
             **(setting.options or {}),
@@ -116,16 +117,8 @@ class ContactPull:
             return None
         contact = Contact.objects.filter(workspace=self.ctx.workspace, email=email).first()
         if contact is None:
-            contact = next(
-                (
-                    c
-                    for c in Contact.objects.filter(
-                        workspace=self.ctx.workspace, secondary_emails__icontains=email
-                    )
-                    if email in c.secondary_emails
-                ),
-                None,
-            )
+            pk = self._by_secondary_email().get(email)
+            contact = Contact.objects.filter(pk=pk).first() if pk else None
         if contact is not None:
             other = self.refs.by_local.get(contact.pk)
             if other and other != record.external_id:
@@ -133,6 +126,16 @@ class ContactPull:
                     f"The email {email} is already the contact of {self.ctx.connection.get_crm_display()} record {other}."
                 )
         return contact
+
+    def _by_secondary_email(self) -> dict[str, int]:
+        """Secondary email -> contact, built once per run (a per-contact JSON scan was the run's slowest query)."""
+        if self._secondary is None:
+            self._secondary = {}
+            rows = Contact.objects.filter(workspace=self.ctx.workspace).exclude(secondary_emails=[])
+            for pk, emails in rows.values_list("pk", "secondary_emails"):
+                for address in emails or []:
+                    self._secondary.setdefault(str(address).lower(), pk)
+        return self._secondary
 
     def roles(self, record: Record, contact: Contact | None) -> tuple[list[str] | None, set[str]]:
         """Role tags from their (CRM field, value) pairs; a blank field keeps what the contact has."""

@@ -540,3 +540,18 @@ def test_a_customer_joining_later_brings_its_older_contracts_and_interactions(co
     run(connection, crm)
     assert Agreement.objects.get(external_id="d2").customer.name == "Late"
     assert Interaction.objects.filter(external_id="n2", customer__name="Late").exists()
+
+
+def test_a_crm_contact_matches_a_contact_by_one_of_its_secondary_emails(connection, crm, workspace):
+    from tests.factories import ContactFactory
+
+    crm.put("customers", "c1", name="Acme")
+    run(connection, crm)
+    known = ContactFactory(customer=Customer.objects.get(name="Acme"), email="ann@acme.com",
+                           secondary_emails=["ann.b@acme.com"])  # fmt: skip
+    block(connection, ObjectType.CONTACTS, mappings=[("email", "email"), ("title", "jobtitle")])
+    crm.put("contacts", "p1", email="ANN.B@acme.com", jobtitle="CFO", links={"customers": ["c1"]})
+    run(connection, crm)
+    known.refresh_from_db()
+    assert known.title == "CFO"
+    assert Contact.objects.filter(workspace=workspace).count() == 1
