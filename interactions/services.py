@@ -121,9 +121,10 @@ def interaction_upsert_from_crm(
     kind: str,
     values: dict[str, Any],
     contacts: Iterable[Contact] = (),
-) -> tuple[Interaction, bool]:
+) -> tuple[Interaction, bool, bool]:
     """Create or update the interaction a CRM engagement describes (keyed by source + external id).
-    `values`: subject, body, occurred_at, direction, author_name, attended, customer_replied."""
+    `values`: subject, body, occurred_at, direction, author_name, attended, customer_replied. Returns
+    (interaction, created); an engagement seen again unchanged is left as it is."""
     existing = Interaction.objects.filter(
         workspace_id=customer.workspace_id, source=source, external_id=external_id
     ).first()
@@ -137,13 +138,23 @@ def interaction_upsert_from_crm(
             external_id=external_id,
             **values,
         )
-        return created, True
+        return created, True, True
+    contact_list = list(contacts)
+    unchanged = (
+        existing.customer_id == customer.pk
+        and existing.kind == kind
+        and all(getattr(existing, key) == value for key, value in values.items())
+        and {c.pk for c in contact_list} == set(existing.contacts.values_list("pk", flat=True))
+    )
+    if unchanged:
+        # Seen again with nothing new: no write, no Last-contact recomputation.
+        return existing, False, False
     previous_customer = existing.customer
     existing.customer = customer
-    interaction_update(interaction=existing, actor=actor, contacts=contacts, kind=kind, **values)
+    interaction_update(interaction=existing, actor=actor, contacts=contact_list, kind=kind, **values)
     if previous_customer.pk != customer.pk:
         customer_refresh_last_contact(customer=previous_customer)
-    return existing, False
+    return existing, False, True
 
 
 def last_contacts_refresh_recent(*, window: dt.timedelta = dt.timedelta(days=2)) -> int:

@@ -66,7 +66,7 @@ class InteractionPull:
             "author_name": clean_text(record.fields.get("author_email"), max_length=200),
         }
         customer = Customer.objects.get(pk=customer_id)
-        _, created = interaction_upsert_from_crm(
+        _, created, changed = interaction_upsert_from_crm(
             customer=customer,
             actor=self.ctx.actor,
             source=self.ctx.connection.crm,
@@ -75,4 +75,4 @@ class InteractionPull:
             values=values,
             contacts=contacts,
         )
-        self.ctx.count("created" if created else "updated")
+        self.ctx.count("created" if created else "updated" if changed else "unchanged")

@@ -555,3 +555,20 @@ def test_a_crm_contact_matches_a_contact_by_one_of_its_secondary_emails(connecti
     known.refresh_from_db()
     assert known.title == "CFO"
     assert Contact.objects.filter(workspace=workspace).count() == 1
+
+
+def test_an_engagement_seen_again_unchanged_is_counted_unchanged_and_not_rewritten(
+    connection, crm, workspace
+):
+    crm.put("customers", "c1", name="Acme")
+    block(connection, ObjectType.INTERACTIONS, options={"kinds": ["email"]})
+    crm.put("interactions", "e1", kind="email", subject="Hi", occurred_at="2026-01-05T10:00:00Z",
+            direction="incoming", links={"customers": ["c1"]})  # fmt: skip
+    run(connection, crm)
+    stamp = Interaction.objects.get(external_id="e1").updated_at
+    crm.change("customers", "c1", name="Acme")  # the engagement is re-read inside the look-back window
+
+    again = run(connection, crm)
+    assert again.by_object["interactions"].get("updated", 0) == 0
+    assert again.by_object["interactions"]["unchanged"] == 1
+    assert Interaction.objects.get(external_id="e1").updated_at == stamp
