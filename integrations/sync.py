@@ -520,6 +520,7 @@ def apply_page(ctx: RunContext, object_type: str, page: Page, apply_one: Callabl
     its quarantine rows commit together, before the cursor moves."""
     records = list({record.external_id: record for record in page.records}.values())
     failures: list[str] = []
+    applied: list[str] = []
     with transaction.atomic():
         for record in records:
             try:
@@ -532,12 +533,14 @@ def apply_page(ctx: RunContext, object_type: str, page: Page, apply_one: Callabl
                 failures.append(f"{record.external_id}: {reason}")
                 quarantine(ctx, object_type, record, reason)
             else:
-                QuarantinedRecord.objects.filter(
-                    connection=ctx.connection,
-                    object_type=object_type,
-                    external_id=record.external_id,
-                    resolved_at__isnull=True,
-                ).update(resolved_at=timezone.now())
+                applied.append(record.external_id)
+        # Records that went through now leave the quarantine: one statement for the page.
+        QuarantinedRecord.objects.filter(
+            connection=ctx.connection,
+            object_type=object_type,
+            external_id__in=applied,
+            resolved_at__isnull=True,
+        ).update(resolved_at=timezone.now())
         if len(records) >= BROKEN_PAGE_MIN_RECORDS and len(failures) > len(records) * BROKEN_PAGE_SHARE:
             examples = "; ".join(failures[:3])
             raise ConnectorError(

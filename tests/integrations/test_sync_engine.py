@@ -572,3 +572,17 @@ def test_an_engagement_seen_again_unchanged_is_counted_unchanged_and_not_rewritt
     assert again.by_object["interactions"].get("updated", 0) == 0
     assert again.by_object["interactions"]["unchanged"] == 1
     assert Interaction.objects.get(external_id="e1").updated_at == stamp
+
+
+def test_a_quarantined_record_leaves_the_quarantine_once_it_goes_through(connection, crm, workspace):
+    CustomerFactory(workspace=workspace, name="Twin A", domain="twins.com")
+    CustomerFactory(workspace=workspace, name="Twin B", domain="twins.com")
+    crm.put("customers", "c1", name="Twins Inc", domain="twins.com")
+    crm.put("customers", "c2", name="Other")
+    run(connection, crm)
+    assert QuarantinedRecord.objects.get(external_id="c1").resolved_at is None
+
+    crm.change("customers", "c1", domain="twins-inc.com")  # fixed in the CRM
+    run(connection, crm)
+    assert QuarantinedRecord.objects.get(external_id="c1").resolved_at is not None
+    assert Customer.objects.filter(name="Twins Inc").exists()
