@@ -18,7 +18,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,11 +31,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse, urlsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skalin.settings")
+
+from customer_list import prepare_database  # noqa: E402  (the same database set-up as the other benches)
 
 RANDOM_SEED = 11  # the sandbox portal's seed
 CHANGE_SHARE = 0.01  # share of companies, contacts and deals changed before the incremental run
@@ -55,40 +57,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def prepare_database(reseed: bool) -> str:
-    """Point Django at the benchmark database (created if missing); returns a label for the report."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        folder = tempfile.mkdtemp(prefix="skalin-bench-sync-")
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-        return "SQLite (a temporary file, removed at exit)"
-    parsed = urlparse(url)
-    if not parsed.scheme.startswith("postgres"):
-        return f"{parsed.scheme} ({parsed.path.lstrip('/')})"
-    import psycopg
-    from psycopg import sql
-
-    name = unquote(parsed.path.lstrip("/"))
-    admin = psycopg.connect(
-        host=parsed.hostname or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=unquote(parsed.username or "postgres"),
-        password=unquote(parsed.password or "") or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and reseed:
-            admin.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
-            exists = None
-        if not exists:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        version = admin.execute("SHOW server_version").fetchone()
-    return f"PostgreSQL {version[0] if version else '?'} (database {name})"
 
 
 class Server:
