@@ -47,14 +47,19 @@ def sync_connection_task(
     return run.pk
 
 
-def parked_until(connection_id: int) -> dt.datetime | None:
-    """When a rate-limited connection may call its CRM again (None: it may now)."""
-    latest = (
+def _latest_run(connection_id: int) -> SyncRun | None:
+    """The connection's last run that did something (skipped ones say nothing about its state)."""
+    return (
         SyncRun.objects.filter(connection_id=connection_id)
         .exclude(status=SyncRun.Status.SKIPPED)
         .order_by("-started_at", "-id")
         .first()
     )
+
+
+def parked_until(connection_id: int) -> dt.datetime | None:
+    """When a rate-limited connection may call its CRM again (None: it may now)."""
+    latest = _latest_run(connection_id)
     if (
         latest
         and latest.status == SyncRun.Status.RATE_LIMITED
@@ -66,12 +71,7 @@ def parked_until(connection_id: int) -> dt.datetime | None:
 
 
 def awaiting_decision(connection_id: int) -> bool:
-    latest = (
-        SyncRun.objects.filter(connection_id=connection_id)
-        .exclude(status=SyncRun.Status.SKIPPED)
-        .order_by("-started_at", "-id")
-        .first()
-    )
+    latest = _latest_run(connection_id)
     return latest is not None and latest.status == SyncRun.Status.PAUSED and latest.decided_at is None
 
 

@@ -219,3 +219,20 @@ def test_a_failing_plan_still_keeps_a_token_refreshed_during_it(connection, crm)
     plan = run(connection, crm, dry_run=True)
     assert plan.status == SyncRun.Status.FAILED
     assert crm.http.tokens.persisted == 1
+
+
+def test_a_rate_limited_connection_is_parked_until_its_resume_time(connection):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    run_row = SyncRun.objects.create(
+        connection=connection, status=SyncRun.Status.RATE_LIMITED, resume_at=timezone.now() + dt.timedelta(hours=3)
+    )
+    with mock.patch("integrations.tasks.sync_connection_task") as task:
+        assert sync_all_connections() == 0
+    task.delay.assert_not_called()
+
+    SyncRun.objects.filter(pk=run_row.pk).update(resume_at=timezone.now() - dt.timedelta(minutes=1))
+    with mock.patch("integrations.tasks.sync_connection_task") as task:
+        assert sync_all_connections() == 1
