@@ -8,9 +8,11 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.request import validate_host
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -30,6 +32,17 @@ def sandbox_only(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def acceptable_redirect(uri: str) -> bool:
+    """A registered redirect URL stands for Skalin's own hosts: http(s) on one of ALLOWED_HOSTS, which name
+    hosts without ports (127.0.0.1 stands for 127.0.0.1:8000 too)."""
+    parts = urlsplit(uri)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and validate_host(parts.hostname or "", settings.ALLOWED_HOSTS)
+    )
 
 
 def new_token(prefix: str) -> str:
@@ -98,7 +111,9 @@ def over_rate_limit(account: SandboxAccount, *, path: str) -> bool:
     now = timezone.now()
     if not account.rate_limit:
         if settings.SANDBOX_RECORD_CALLS:
-            SandboxCall.objects.create(crm=account.crm, account_id=account.account_id, at=now, path=path[:300])
+            SandboxCall.objects.create(
+                crm=account.crm, account_id=account.account_id, at=now, path=path[:300]
+            )
         return False
     SandboxCall.objects.create(crm=account.crm, account_id=account.account_id, at=now, path=path[:300])
     window_start = now - dt.timedelta(seconds=account.rate_window_seconds)

@@ -17,11 +17,11 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.http.request import validate_host
 from django.utils import timezone
 from django.utils.html import format_html
 
 from ..common import (
+    acceptable_redirect,
     bearer_token,
     issue_code,
     issue_pair,
@@ -175,17 +175,6 @@ def _rate_headers(response: HttpResponse, account: SandboxAccount) -> None:
 
 
 # -- OAuth: consent page (app host), token, token info (API host) ---------------------------------------------
-def _acceptable_redirect(uri: str) -> bool:
-    """A registered redirect URL stands for Skalin's own hosts: http(s) on one of ALLOWED_HOSTS."""
-    parts = urlsplit(uri)
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        # ALLOWED_HOSTS name hosts without ports (127.0.0.1 stands for 127.0.0.1:8000 too).
-        and validate_host(parts.hostname or "", settings.ALLOWED_HOSTS)
-    )
-
-
 def _with_query(uri: str, **params: str) -> str:
     return f"{uri}{'&' if urlsplit(uri).query else '?'}{urlencode(params)}"
 
@@ -197,7 +186,7 @@ def authorize(request: HttpRequest, account_id: str = "") -> HttpResponse:
     state = request.GET.get("state", "")
     if client_id != settings.CRM_SETTINGS["hubspot"]["client_id"]:
         return HttpResponseBadRequest("Authorization failed: unknown client_id (no such app).")
-    if not _acceptable_redirect(redirect_uri):
+    if not acceptable_redirect(redirect_uri):
         return HttpResponseBadRequest(
             "Authorization failed: redirect_uri does not match the app's redirect URL."
         )

@@ -21,11 +21,11 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.http.request import validate_host
 from django.utils import timezone
 from django.utils.html import format_html
 
 from ..common import (
+    acceptable_redirect,
     bearer_token,
     issue_code,
     issue_pair,
@@ -67,15 +67,6 @@ def _with_query(uri: str, **params: str) -> str:
     return f"{uri}{'&' if urlsplit(uri).query else '?'}{urlencode(params)}"
 
 
-def _acceptable_redirect(uri: str) -> bool:
-    parts = urlsplit(uri)
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and validate_host(parts.hostname or "", settings.ALLOWED_HOSTS)
-    )
-
-
 @sandbox_only
 def authorize(request: HttpRequest) -> HttpResponse:
     """GET shows the consent page; its Allow form posts back to this same URL (query string kept)."""
@@ -83,7 +74,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
     redirect_uri, state = query.get("redirect_uri", ""), query.get("state", "")
     if query.get("client_id") != settings.CRM_SETTINGS["pipedrive"]["client_id"]:
         return HttpResponseBadRequest("Invalid client_id")
-    if not _acceptable_redirect(redirect_uri):
+    if not acceptable_redirect(redirect_uri):
         return HttpResponseBadRequest("Invalid redirect_uri: it does not match the app's callback URL")
     signed_in = account(query.get("company") or store.DEFAULT_ACCOUNT)
     if request.method == "POST":

@@ -20,11 +20,11 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.http.request import validate_host
 from django.utils import timezone
 from django.utils.html import format_html
 
 from ..common import (
+    acceptable_redirect,
     bearer_token,
     issue_code,
     json_body,
@@ -49,15 +49,6 @@ def account(account_id: str) -> SandboxAccount:
 
 
 # -- OAuth -------------------------------------------------------------------------------------------------
-def _acceptable_redirect(uri: str) -> bool:
-    parts = urlsplit(uri)
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and validate_host(parts.hostname or "", settings.ALLOWED_HOSTS)
-    )
-
-
 def _with_query(uri: str, **params: str) -> str:
     return f"{uri}{'&' if urlsplit(uri).query else '?'}{urlencode(params)}"
 
@@ -73,7 +64,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
     redirect_uri, state = query.get("redirect_uri", ""), query.get("state", "")
     if query.get("client_id") != settings.CRM_SETTINGS["sellsy"]["client_id"]:
         return HttpResponseBadRequest("invalid_client: unknown client_id")
-    if not _acceptable_redirect(redirect_uri):
+    if not acceptable_redirect(redirect_uri):
         return HttpResponseBadRequest("invalid_request: redirect_uri does not match the application's")
     if query.get("response_type") != "code":
         return HttpResponseBadRequest("unsupported_response_type")
