@@ -72,16 +72,15 @@ def host_allowed(crm: str, url: str) -> bool:
     host = (parts.hostname or "").lower()
     if not host:
         return False
-    if settings.SANDBOX_ENABLED:
-        sandbox = urlsplit(settings.SANDBOX_BASE_URL)
-        if parts.scheme == sandbox.scheme and parts.netloc == sandbox.netloc:
-            return True
+    if _is_sandbox(url):
+        return True
     if parts.scheme != "https":
         return False
     return any(host.endswith(suffix) for suffix in settings.CRM_ALLOWED_HOST_SUFFIXES.get(crm, []))
 
 
 def _is_sandbox(url: str) -> bool:
+    """The sandbox's own origin, only while the sandbox is enabled."""
     if not settings.SANDBOX_ENABLED:
         return False
     sandbox, target = urlsplit(settings.SANDBOX_BASE_URL), urlsplit(url)
