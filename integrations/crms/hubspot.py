@@ -1,9 +1,10 @@
 """HubSpot: CRM v3 objects and search, v4 associations, OAuth v1 (crm-apis.md §1).
 
-Companies come from the search endpoint, walked by keyset on the modification time rather than by the
-`after` offset alone: an offset shifts when a record read earlier changes during the walk, and search stops
-at 10,000 results (https://developers.hubspot.com/docs/api-reference/search/guide#limitations).
-Contacts, deals and engagements hang off the synced companies through v4 associations, 100 companies a page.
+Companies come from the search endpoint, walked by keyset on the modification time (hubspot_search.py).
+Contacts, deals and engagements hang off the synced companies. A full read finds them through the v4
+associations of the synced companies, 1,000 companies a page. An incremental read searches what changed
+since the cursor and keeps what is linked to a synced company, so its cost follows the changes, not the
+portal's size.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from ..base import (
     CHURN_ON_ABSENCE,
@@ -32,15 +33,16 @@ from ..base import (
     ReadRequest,
     Record,
 )
-from ..mapping import ValueMappingError, parse_datetime
+from ..mapping import parse_datetime
 from ..models import ObjectType, SyncMode
+from .hubspot_search import SEARCH_LIMIT, Search, SearchPosition, moment, ms, next_after
 
-# https://developers.hubspot.com/docs/api-reference/search/guide#limitations: 200 a page, 10,000 a query.
-SEARCH_LIMIT = 200
-SEARCH_CAP = 10_000
 # Batch reads take 100 inputs; so does the v4 association batch read since January 2024
 # (https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api).
 BATCH_LIMIT = 100
+# A full read of contacts, deals or engagements takes the records linked to this many synced companies a
+# page: a few thousand records, what one page may hold in memory.
+COMPANIES_PER_PAGE = 1_000
 DEFAULT_STAGES = ("customer", "evangelist")
 DOCS = "https://developers.hubspot.com/docs/api-reference"
 
@@ -69,6 +71,7 @@ ENGAGEMENTS: dict[str, Engagement] = {
                        "hs_call_direction", {"incoming": "INBOUND", "outgoing": "OUTBOUND"}),
     "note": Engagement("notes", 190, 202, "", "hs_note_body", "hs_timestamp"),
 }  # fmt: skip
+KIND_OF = {spec.object: kind for kind, spec in ENGAGEMENTS.items()}  # "emails" -> "email"
 DIRECTIONS = {"INCOMING_EMAIL": "incoming", "EMAIL": "outgoing", "FORWARDED_EMAIL": "outgoing",
               "INBOUND": "incoming", "OUTBOUND": "outgoing"}  # fmt: skip
 
@@ -81,48 +84,29 @@ OUTPUT_PROPERTIES = {
 
 
 @dataclass
-class SearchPosition:
-    """Where a company search resumes (the opaque page cursor, as JSON).
+class DependentCursor:
+    """Where a listing of contacts, deals or engagements resumes (the opaque page cursor, as JSON).
 
-    Each page restarts the search at the last modification time seen (`floor`), skipping the ids already
-    returned at exactly that time. When a whole page shares one millisecond (bulk imports), the records of
-    that millisecond are walked by `hs_object_id` keyset (`tie`), then the walk goes on strictly after it."""
+    `part` indexes the HubSpot objects read one after the other (the engagement kinds). A full read walks
+    the synced companies (`offset`) and carries the records found linked but not read yet (`carry`, fewer
+    than 100: {record id: company ids}); an incremental read walks the object's search (`search`)."""
 
-    floor: int | None = None  # epoch ms
-    strict: bool = False
-    skip: list[str] = field(default_factory=list)
-    tie: bool = False
-    last_id: str = ""
-    after: int = 0
+    part: int = 0
+    offset: int = 0
+    carry: dict[str, list[str]] = field(default_factory=dict)
+    search: dict[str, Any] | None = None
 
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _ms(moment: dt.datetime) -> int:
-    """Epoch milliseconds, exactly (float timestamps can land one millisecond short)."""
-    return (moment - EPOCH) // dt.timedelta(milliseconds=1)
+    @classmethod
+    def parse(cls, cursor: str | None) -> Self:
+        if not cursor:
+            return cls()
+        if cursor.isdigit():  # a company offset, left by a listing read 100 companies a page
+            return cls(offset=int(cursor))
+        return cls(**json.loads(cursor))
 
 
-def _moment(value: Any) -> dt.datetime | None:
-    """HubSpot dates come as ISO strings or epoch milliseconds in strings."""
-    try:
-        return parse_datetime(value)
-    except ValueMappingError:
-        return None
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _stamp(raw: dict[str, Any]) -> int | None:
-    moment = _moment((raw.get("properties") or {}).get("hs_lastmodifieddate"))
-    return _ms(moment) if moment else None
-
-
-def _next_after(body: dict[str, Any]) -> str | None:
-    return ((body.get("paging") or {}).get("next") or {}).get("after")
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _chunks(items: Sequence[str], size: int = BATCH_LIMIT) -> Iterable[list[str]]:
@@ -282,7 +266,7 @@ class HubSpot(Connector):
                 archived_at = parse_datetime(row.get("archivedAt"))
                 if since is None or archived_at is None or archived_at >= since:
                     ids.append(str(row["id"]))
-            after = _next_after(body)
+            after = next_after(body)
             if not after:
                 return ids
 
@@ -301,7 +285,7 @@ class HubSpot(Connector):
 
     def selection_excludes(self, record: Record, options: dict[str, Any]) -> str | None:
         filters = [
-            *self._company_filters(options, SearchPosition()),
+            *self._selection_filters(options),
             {"propertyName": "hs_object_id", "operator": "EQ", "value": record.external_id},
         ]
         body = self.http.post(
@@ -328,46 +312,34 @@ class HubSpot(Connector):
     def read_page(self, request: ReadRequest) -> Page:
         if request.object_type == ObjectType.CUSTOMERS:
             return self._read_companies(request)
-        readers = {
-            ObjectType.CONTACTS: self._contacts,
-            ObjectType.AGREEMENTS: self._deals,
-            ObjectType.INTERACTIONS: self._engagements,
-        }
-        # Dependent objects: one page per 100 synced companies.
-        scope = list(request.scope_ids or [])
-        offset = int(request.cursor or 0)
-        chunk = scope[offset : offset + BATCH_LIMIT]
-        records = readers[request.object_type](request, chunk) if chunk else []
-        if request.since is not None:
-            records = [r for r in records if r.modified_at is None or r.modified_at >= request.since]
-        more = offset + BATCH_LIMIT < len(scope)
-        return Page(records, str(offset + BATCH_LIMIT) if more else None)
+        parts = self._dependent_parts(request)
+        cursor = DependentCursor.parse(request.cursor)
+        if cursor.part >= len(parts):  # the kinds chosen changed while a listing was half-read
+            return Page([], None)
+        name = parts[cursor.part]
+        if request.since is None:
+            records, following = self._linked_page(request, name, cursor)
+        else:
+            records, following = self._changed_page(request, name, cursor, request.since)
+        if following is None and cursor.part + 1 < len(parts):
+            following = DependentCursor(part=cursor.part + 1)
+        return Page(records, json.dumps(asdict(following)) if following else None)
 
     def _read_companies(self, request: ReadRequest) -> Page:
         if request.cursor:
             position = SearchPosition(**json.loads(request.cursor))
         else:
-            position = SearchPosition(floor=_ms(request.since) if request.since else None)
+            position = SearchPosition(floor=ms(request.since) if request.since else None)
         properties = ["hs_lastmodifieddate"] if request.ids_only else [*self.company_fields, *request.fields]
-        sort = "hs_object_id" if position.tie else "hs_lastmodifieddate"
-        body = self.http.post(
-            "/crm/v3/objects/companies/search",
-            {
-                "filterGroups": [{"filters": self._company_filters(request.options, position)}],
-                "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
-                "properties": list(dict.fromkeys(properties)),
-                "limit": SEARCH_LIMIT,
-                "after": str(position.after),
-            },
-            idempotent=True,
+        search = Search(
+            "companies", "hs_lastmodifieddate", properties, self._selection_filters(request.options)
         )
-        raw = body.get("results", [])
-        records = [self._company(r) for r in raw if str(r["id"]) not in position.skip]
-        following = self._next_position(position, raw, _next_after(body))
+        raw, following = search.page(self.http, position)
+        records = [self._company(r) for r in raw]
         return Page(records, json.dumps(asdict(following)) if following else None)
 
     @staticmethod
-    def _company_filters(options: dict[str, Any], position: SearchPosition) -> list[dict[str, Any]]:
+    def _selection_filters(options: dict[str, Any]) -> list[dict[str, Any]]:
         selection = options.get("selection") or {}
         filters: list[dict[str, Any]] = [
             {"propertyName": "lifecyclestage", "operator": "IN",
@@ -378,42 +350,7 @@ class HubSpot(Connector):
                 {"propertyName": selection["filter_property"], "operator": "IN",
                  "values": [str(v) for v in selection["filter_values"]]}
             )  # fmt: skip
-        if position.floor is not None:
-            operator = "EQ" if position.tie else ("GT" if position.strict else "GTE")
-            filters.append(
-                {"propertyName": "hs_lastmodifieddate", "operator": operator, "value": str(position.floor)}
-            )
-        if position.tie and position.last_id:
-            # Ids compare as strings: GT on the raw id leaves no gap (airbyte PR #79666, crm-apis.md §7).
-            filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": position.last_id})
         return filters
-
-    @staticmethod
-    def _next_position(
-        position: SearchPosition, raw: list[dict[str, Any]], after: str | None
-    ) -> SearchPosition | None:
-        if after is None:
-            # The end of this query; a walk through one crowded millisecond goes on strictly after it.
-            return SearchPosition(floor=position.floor, strict=True) if position.tie else None
-        stamps = [_stamp(r) for r in raw]
-        if not stamps or stamps[-1] is None:
-            # A page may be empty yet announce more (airbyte PR #80745): follow the offset, within the cap.
-            if int(after) + SEARCH_LIMIT > SEARCH_CAP:
-                raise ConnectorError(
-                    "HubSpot search announced results past its 10,000 cap; listing incomplete."
-                )
-            return SearchPosition(**{**asdict(position), "after": int(after)})
-        if position.tie:
-            return SearchPosition(
-                floor=position.floor, tie=True, last_id=str(raw[-1]["id"]), skip=position.skip
-            )
-        floor = stamps[-1]
-        if floor == position.floor:
-            # The whole page shares the floor's millisecond: walk that millisecond by id instead.
-            return SearchPosition(floor=floor, tie=True, skip=[*position.skip, *(str(r["id"]) for r in raw)])
-        return SearchPosition(
-            floor=floor, skip=[str(r["id"]) for r, ms in zip(raw, stamps, strict=True) if ms == floor]
-        )
 
     def _company(self, raw: dict[str, Any]) -> Record:
         props = raw.get("properties") or {}
@@ -421,80 +358,133 @@ class HubSpot(Connector):
         return Record(
             external_id=str(raw["id"]),
             fields=dict(props),
-            modified_at=_moment(props.get("hs_lastmodifieddate")) or _moment(raw.get("updatedAt")),
+            modified_at=moment(props.get("hs_lastmodifieddate")) or moment(raw.get("updatedAt")),
             links={"parent": [str(parent)]} if parent else {},
         )
 
-    def _contacts(self, request: ReadRequest, companies: list[str]) -> list[Record]:
-        by_contact = self._linked(companies, "contacts")
-        properties = list(dict.fromkeys([*self.contact_fields, *request.fields]))
+    # -- contacts, deals, engagements: the records linked to synced companies ----------------------------
+    def _dependent_parts(self, request: ReadRequest) -> list[str]:
+        """The HubSpot objects one listing reads, one after the other."""
+        if request.object_type == ObjectType.CONTACTS:
+            return ["contacts"]
+        if request.object_type == ObjectType.AGREEMENTS:
+            return ["deals"]
+        return [ENGAGEMENTS[kind].object for kind in request.options.get("kinds") or list(ENGAGEMENTS)]
+
+    def _linked_page(
+        self, request: ReadRequest, name: str, cursor: DependentCursor
+    ) -> tuple[list[Record], DependentCursor | None]:
+        """A full read: the records linked to the next COMPANIES_PER_PAGE synced companies, read in batches
+        of 100; the fewer than 100 left over wait for the next page, so only the listing's last batch is
+        short."""
+        scope = list(request.scope_ids or [])
+        chunk = scope[cursor.offset : cursor.offset + COMPANIES_PER_PAGE]
+        linked = {record_id: list(companies) for record_id, companies in cursor.carry.items()}
+        for company, related in self._associated("companies", name, chunk).items():
+            for record_id in related:
+                companies = linked.setdefault(record_id, [])
+                if company not in companies:
+                    companies.append(company)
+        offset = cursor.offset + len(chunk)
+        more = offset < len(scope)
+        ids = list(linked)
+        ready = ids[: len(ids) - len(ids) % BATCH_LIMIT] if more else ids
+        found = [
+            r
+            for r in self._batch_read(name, ready, self._properties(request, name))
+            if self._keeps(request, r)
+        ]
+        records = self._records(request, name, found, linked)
+        if not more:
+            return records, None
+        return records, DependentCursor(cursor.part, offset, {i: linked[i] for i in ids[len(ready) :]})
+
+    def _changed_page(
+        self, request: ReadRequest, name: str, cursor: DependentCursor, since: dt.datetime
+    ) -> tuple[list[Record], DependentCursor | None]:
+        """An incremental read: one page of the object's search on its modification time, kept when linked
+        to a synced company (found through the v4 associations, 100 records a call)."""
+        position = SearchPosition(**cursor.search) if cursor.search else SearchPosition(floor=ms(since))
+        stamp = "lastmodifieddate" if name == "contacts" else "hs_lastmodifieddate"
+        raw, following = Search(name, stamp, self._properties(request, name)).page(self.http, position)
+        # Deals outside the pipelines or not won are dropped before their associations are read.
+        changed = [r for r in raw if self._keeps(request, r)]
         scope = set(request.scope_ids or ())
-        records = []
-        for raw in self._batch_read("contacts", list(by_contact), properties):
-            props = raw.get("properties") or {}
-            # A contact of several synced companies shows up once per page of companies: its primary company
-            # leads the links on every page, so it lands on the same customer each time.
-            primary = str(props.get("associatedcompanyid") or "")
-            linked = by_contact[str(raw["id"])]
-            customers = [primary, *(c for c in linked if c != primary)] if primary in scope else linked
-            modified = _moment(props.get("lastmodifieddate"))
-            records.append(Record(str(raw["id"]), dict(props), modified, {"customers": customers}))
-        return records
+        companies = self._associated(name, "companies", [str(r["id"]) for r in changed])
+        linked = {i: [c for c in related if c in scope] for i, related in companies.items()}
+        found = [r for r in changed if linked.get(str(r["id"]))]
+        records = self._records(request, name, found, linked)
+        return records, DependentCursor(cursor.part, search=asdict(following)) if following else None
 
-    def _deals(self, request: ReadRequest, companies: list[str]) -> list[Record]:
-        by_deal = self._linked(companies, "deals")
+    def _properties(self, request: ReadRequest, name: str) -> list[str]:
+        if name == "contacts":
+            return list(dict.fromkeys([*self.contact_fields, *request.fields]))
+        if name == "deals":
+            return list(dict.fromkeys([*self.deal_fields, *request.fields]))
+        spec = ENGAGEMENTS[KIND_OF[name]]
+        wanted = (spec.subject, spec.body, spec.time, spec.direction, "hs_timestamp", "hs_email_from_email",
+                  "hs_lastmodifieddate")  # fmt: skip
+        return list(dict.fromkeys(p for p in wanted if p))
+
+    def _keeps(self, request: ReadRequest, raw: dict[str, Any]) -> bool:
+        """Deals: the chosen pipelines (none chosen: all), won ones only unless told otherwise."""
+        if request.object_type != ObjectType.AGREEMENTS:
+            return True
+        props = raw.get("properties") or {}
         pipelines = {str(p) for p in request.options.get("pipelines") or []}
-        won_only = request.options.get("won_only", True)
-        won = self._won_stage_ids() if won_only else set()
-        properties = list(dict.fromkeys([*self.deal_fields, *request.fields]))
-        records = []
-        for raw in self._batch_read("deals", list(by_deal), properties):
-            props = raw.get("properties") or {}
-            if pipelines and props.get("pipeline") not in pipelines:
-                continue
-            if won_only and props.get("dealstage") not in won and props.get("hs_is_closed_won") != "true":
-                continue
-            records.append(
-                Record(str(raw["id"]), dict(props), _moment(props.get("hs_lastmodifieddate")),
-                       {"customers": by_deal[str(raw["id"])]})
-            )  # fmt: skip
-        return records
+        if pipelines and props.get("pipeline") not in pipelines:
+            return False
+        if not request.options.get("won_only", True):
+            return True
+        return props.get("dealstage") in self._won_stage_ids() or props.get("hs_is_closed_won") == "true"
 
-    def _engagements(self, request: ReadRequest, companies: list[str]) -> list[Record]:
-        records = []
-        for kind in request.options.get("kinds") or list(ENGAGEMENTS):
-            spec = ENGAGEMENTS[kind]
-            by_engagement = self._linked(companies, spec.object)
-            props_wanted = [p for p in (spec.subject, spec.body, spec.time, spec.direction, "hs_timestamp",
-                                        "hs_email_from_email", "hs_lastmodifieddate") if p]  # fmt: skip
-            found = self._batch_read(spec.object, list(by_engagement), list(dict.fromkeys(props_wanted)))
-            contacts = self._associated(spec.object, "contacts", [str(r["id"]) for r in found])
-            for raw in found:
-                props = raw.get("properties") or {}
-                occurred = _moment(props.get(spec.time)) or _moment(props.get("hs_timestamp"))
-                direction = DIRECTIONS.get(props.get(spec.direction) or "", "") if spec.direction else ""
-                fields = {
-                    "subject": props.get(spec.subject) or "" if spec.subject else "",
-                    "body": props.get(spec.body) or "",
-                    "occurred_at": _iso(occurred) if occurred else "",
-                    "direction": direction,
-                    "author_email": props.get("hs_email_from_email") or "" if direction == "outgoing" else "",
-                }
-                links = {
-                    "customers": by_engagement[str(raw["id"])],
-                    "contacts": contacts.get(str(raw["id"]), []),
-                }
-                modified = _moment(props.get("hs_lastmodifieddate"))
-                records.append(Record(str(raw["id"]), fields, modified, links, kind=kind))
-        return records
+    def _records(
+        self, request: ReadRequest, name: str, found: list[dict[str, Any]], linked: dict[str, list[str]]
+    ) -> list[Record]:
+        """Records from HubSpot objects and the synced companies each one is linked to."""
+        if name == "contacts":
+            scope = set(request.scope_ids or ())
+            return [self._contact(raw, linked[str(raw["id"])], scope) for raw in found]
+        if name == "deals":
+            return [self._deal(raw, linked[str(raw["id"])]) for raw in found]
+        contacts = self._associated(name, "contacts", [str(r["id"]) for r in found])
+        return [self._engagement(KIND_OF[name], raw, linked[str(raw["id"])], contacts) for raw in found]
 
-    def _linked(self, companies: list[str], to_type: str) -> dict[str, list[str]]:
-        """{related id: [company ids of this chunk]} through the v4 associations."""
-        linked: dict[str, list[str]] = {}
-        for company, related in self._associated("companies", to_type, companies).items():
-            for other in related:
-                linked.setdefault(other, []).append(company)
-        return linked
+    @staticmethod
+    def _contact(raw: dict[str, Any], companies: list[str], scope: set[str]) -> Record:
+        props = raw.get("properties") or {}
+        # A contact of synced companies on different pages is read once per page: its primary company leads
+        # the links every time, so it lands on the same customer each time.
+        primary = str(props.get("associatedcompanyid") or "")
+        customers = [primary, *(c for c in companies if c != primary)] if primary in scope else companies
+        return Record(
+            str(raw["id"]), dict(props), moment(props.get("lastmodifieddate")), {"customers": customers}
+        )
+
+    @staticmethod
+    def _deal(raw: dict[str, Any], companies: list[str]) -> Record:
+        props = raw.get("properties") or {}
+        return Record(
+            str(raw["id"]), dict(props), moment(props.get("hs_lastmodifieddate")), {"customers": companies}
+        )
+
+    @staticmethod
+    def _engagement(
+        kind: str, raw: dict[str, Any], companies: list[str], contacts: dict[str, list[str]]
+    ) -> Record:
+        spec = ENGAGEMENTS[kind]
+        props = raw.get("properties") or {}
+        occurred = moment(props.get(spec.time)) or moment(props.get("hs_timestamp"))
+        direction = DIRECTIONS.get(props.get(spec.direction) or "", "") if spec.direction else ""
+        fields = {
+            "subject": props.get(spec.subject) or "" if spec.subject else "",
+            "body": props.get(spec.body) or "",
+            "occurred_at": _iso(occurred) if occurred else "",
+            "direction": direction,
+            "author_email": props.get("hs_email_from_email") or "" if direction == "outgoing" else "",
+        }
+        links = {"customers": companies, "contacts": contacts.get(str(raw["id"]), [])}
+        return Record(str(raw["id"]), fields, moment(props.get("hs_lastmodifieddate")), links, kind=kind)
 
     def _associated(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
         """v4 batch read (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide),
@@ -509,7 +499,7 @@ class HubSpot(Connector):
             for result in body.get("results", []):
                 source = str(result["from"]["id"])
                 found.setdefault(source, []).extend(str(to["toObjectId"]) for to in result.get("to", []))
-                if after := _next_after(result):
+                if after := next_after(result):
                     pending.append({"id": source, "after": after})
         return found
 
@@ -561,7 +551,7 @@ class HubSpot(Connector):
         kind = fields.get("kind") or "note"
         spec = ENGAGEMENTS[kind]
         subject, body = fields.get("subject") or "", fields.get("body") or ""
-        occurred = _moment(fields.get("occurred_at")) or dt.datetime.now(dt.UTC)
+        occurred = moment(fields.get("occurred_at")) or dt.datetime.now(dt.UTC)
         properties: dict[str, Any] = {"hs_timestamp": _iso(occurred)}
         if spec.subject:
             properties[spec.subject] = subject

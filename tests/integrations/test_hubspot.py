@@ -48,7 +48,7 @@ def request(object_type: ObjectType, **kwargs: Any) -> ReadRequest:
 
 
 def read_everything(connector: HubSpot, base: ReadRequest) -> list[Any]:
-    records, cursor = [], None
+    records, cursor = [], base.cursor
     for _ in range(1000):
         page = connector.read_page(ReadRequest(**{**base.__dict__, "cursor": cursor}))
         records.extend(page.records)
@@ -168,8 +168,8 @@ class FakeSearch:
     as an offset, and HTTP 400 past 10,000 results. Ties in time come back in no particular order, and ids
     compare as strings, as HubSpot's do."""
 
-    def __init__(self, stamps: dict[str, int]) -> None:
-        self.stamps = stamps
+    def __init__(self, stamps: dict[str, int], stamp: str = "hs_lastmodifieddate") -> None:
+        self.stamps, self.stamp = stamps, stamp
         self.calls = 0
 
     def __call__(self, prepared: Any) -> tuple[int, dict[str, str], str]:
@@ -177,7 +177,7 @@ class FakeSearch:
         body = json.loads(prepared.body)
         rows = list(self.stamps.items())
         for f in body["filterGroups"][0]["filters"]:
-            if f["propertyName"] == "hs_lastmodifieddate":
+            if f["propertyName"] == self.stamp:
                 value = int(f["value"])
                 test = {"GTE": value.__le__, "GT": value.__lt__, "EQ": value.__eq__}[f["operator"]]
                 rows = [r for r in rows if test(r[1])]
@@ -193,9 +193,7 @@ class FakeSearch:
         page = rows[after : after + limit]
         answer: dict[str, Any] = {
             "total": len(rows),
-            "results": [
-                {"id": i, "properties": {"hs_object_id": i, "hs_lastmodifieddate": str(ms)}} for i, ms in page
-            ],
+            "results": [{"id": i, "properties": {"hs_object_id": i, self.stamp: str(ms)}} for i, ms in page],
         }
         if after + len(page) < len(rows):
             answer["paging"] = {"next": {"after": str(after + len(page))}}
@@ -236,9 +234,74 @@ def test_a_company_changed_during_the_walk_makes_no_other_one_slip() -> None:
     assert {r.external_id for r in first.records + rest} == set(stamps)
 
 
-# -- contacts, deals, engagements -----------------------------------------------------------------------------
+# -- contacts, deals, engagements: full reads ------------------------------------------------------------------
 def assoc_url(from_type: str, to_type: str) -> str:
     return f"{API}/crm/v4/associations/{from_type}/{to_type}/batch/read"
+
+
+def batch_url(object_name: str) -> str:
+    return f"{API}/crm/v3/objects/{object_name}/batch/read"
+
+
+def search_url(object_name: str) -> str:
+    return f"{API}/crm/v3/objects/{object_name}/search"
+
+
+class FakeAssociations:
+    """The v4 association batch read over a fixed set of links, as HubSpot answers it: at most 100 inputs,
+    ids without associations reported as 207 errors."""
+
+    def __init__(self, links: dict[str, list[str]], type_id: int) -> None:
+        self.links, self.type_id = links, type_id
+        self.inputs: list[list[str]] = []
+
+    def __call__(self, prepared: Any) -> tuple[int, dict[str, str], str]:
+        ids = [item["id"] for item in json.loads(prepared.body)["inputs"]]
+        assert len(ids) <= 100
+        self.inputs.append(ids)
+        types = [{"category": "HUBSPOT_DEFINED", "typeId": self.type_id, "label": None}]
+        results = [
+            {
+                "from": {"id": i},
+                "to": [{"toObjectId": int(t), "associationTypes": types} for t in self.links[i]],
+            }
+            for i in ids
+            if self.links.get(i)
+        ]
+        lone = [i for i in ids if not self.links.get(i)]
+        answer: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if lone:
+            answer["numErrors"] = len(lone)
+            answer["errors"] = [
+                {"status": "error", "category": "OBJECT_NOT_FOUND",
+                 "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND", "message": f"No association for {i}.",
+                 "context": {"fromObjectId": [i]}}
+                for i in lone
+            ]  # fmt: skip
+        return (207 if lone else 200), {}, json.dumps(answer)
+
+
+class FakeBatchRead:
+    """The v3 batch read of contacts: each id answers with a contact whose primary company is `primary`."""
+
+    def __init__(self, primary: dict[str, str] | None = None) -> None:
+        self.primary = primary or {}
+        self.inputs: list[list[str]] = []
+
+    def __call__(self, prepared: Any) -> tuple[int, dict[str, str], str]:
+        ids = [item["id"] for item in json.loads(prepared.body)["inputs"]]
+        assert len(ids) <= 100
+        self.inputs.append(ids)
+        results = [
+            {"id": i, "properties": {"hs_object_id": i, "associatedcompanyid": self.primary.get(i),
+                                     "lastmodifieddate": "2026-01-03T08:00:00.000Z"}}
+            for i in ids
+        ]  # fmt: skip
+        return 200, {}, json.dumps({"status": "COMPLETE", "results": results})
+
+
+def one_contact_each(companies: list[str]) -> dict[str, list[str]]:
+    return {company: [f"9{company}"] for company in companies}
 
 
 @responses.activate
@@ -254,9 +317,7 @@ def test_contacts_of_the_synced_companies_come_with_their_company() -> None:
         assoc_url("companies", "contacts"),
         json=fixture("associations_companies_contacts_more"),
     )
-    responses.add(
-        responses.POST, f"{API}/crm/v3/objects/contacts/batch/read", json=fixture("contacts_batch_read")
-    )
+    responses.add(responses.POST, batch_url("contacts"), json=fixture("contacts_batch_read"))
     page = make().read_page(
         request(ObjectType.CONTACTS, scope_ids=["101", "102", "103"], fields=["hs_buying_role"])
     )
@@ -276,60 +337,72 @@ def test_contacts_of_the_synced_companies_come_with_their_company() -> None:
     assert {"email", "firstname", "lastname", "phone", "jobtitle", "lastmodifieddate"} <= set(
         batch["properties"]
     )
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_a_full_read_takes_a_thousand_companies_a_page_and_rounds_its_batches_once() -> None:
+    scope = [str(1000 + n) for n in range(2050)]
+    links = one_contact_each(scope) | {"1000": ["91000", "77"], "1001": ["77"]}
+    associations, batch = FakeAssociations(links, 280), FakeBatchRead()
+    responses.add_callback(responses.POST, assoc_url("companies", "contacts"), callback=associations)
+    responses.add_callback(responses.POST, batch_url("contacts"), callback=batch)
+    connector = make()
+    pages, cursor = [], None
+    while True:
+        page = connector.read_page(request(ObjectType.CONTACTS, scope_ids=scope, cursor=cursor))
+        pages.append(page)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(pages) == 3  # 1,000 + 1,000 + 50 companies
+    records = [r for p in pages for r in p.records]
+    assert sorted(r.external_id for r in records) == sorted({c for linked in links.values() for c in linked})
+    shared = next(r for r in records if r.external_id == "77")
+    assert shared.links["customers"] == ["1000", "1001"]  # read once, linked to both
+    # 2,050 contacts: 21 batch reads, all full but the last; 21 association reads of 100 companies or fewer.
+    assert [len(ids) for ids in batch.inputs] == [100] * 20 + [50]
+    assert len(associations.inputs) == 21
+
+
+@responses.activate
+def test_a_listing_resumes_from_the_cursor_of_its_last_page() -> None:
+    scope = [str(1000 + n) for n in range(1050)]
+    links = one_contact_each(scope) | {"1000": ["91000", "78"]}
+    responses.add_callback(
+        responses.POST, assoc_url("companies", "contacts"), callback=FakeAssociations(links, 280)
+    )
+    responses.add_callback(responses.POST, batch_url("contacts"), callback=FakeBatchRead())
+    first = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope))
+    assert first.next_cursor is not None
+    # A crash here: another process resumes with the persisted cursor.
+    rest = read_everything(make(), request(ObjectType.CONTACTS, scope_ids=scope, cursor=first.next_cursor))
+    ids = [r.external_id for r in first.records + rest]
+    assert len(first.records) == 1000 and len(rest) == 51  # one record waited for the next page
+    assert sorted(ids) == sorted({c for linked in links.values() for c in linked})
+
+
+@responses.activate
+def test_a_cursor_left_by_the_hundred_companies_paging_resumes_at_its_company() -> None:
+    scope = [str(1000 + n) for n in range(150)]
+    associations = FakeAssociations(one_contact_each(scope), 280)
+    responses.add_callback(responses.POST, assoc_url("companies", "contacts"), callback=associations)
+    responses.add_callback(responses.POST, batch_url("contacts"), callback=FakeBatchRead())
+    page = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope, cursor="100"))
+    assert page.next_cursor is None
+    assert sorted(r.external_id for r in page.records) == [f"9{c}" for c in scope[100:]]
 
 
 @responses.activate
 def test_a_contact_leads_with_its_primary_company_when_that_one_is_synced_too() -> None:
-    responses.add(
-        responses.POST,
-        assoc_url("companies", "contacts"),
-        json=fixture("associations_companies_contacts"),
-        status=207,
-    )
-    responses.add(
-        responses.POST,
-        assoc_url("companies", "contacts"),
-        json=fixture("associations_companies_contacts_more"),
-    )
-    responses.add(
-        responses.POST, f"{API}/crm/v3/objects/contacts/batch/read", json=fixture("contacts_batch_read")
-    )
-    scope = ["101", "102", "103", *(str(n) for n in range(900, 997)), "555"]  # 555 falls on the next page
-    page = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope))
-    assert {r.external_id: r.links["customers"] for r in page.records}["204"] == ["555", "101"]
-
-
-@responses.activate
-def test_an_incremental_contact_read_keeps_the_contacts_changed_since() -> None:
-    responses.add(
-        responses.POST,
-        assoc_url("companies", "contacts"),
-        json=fixture("associations_companies_contacts"),
-        status=207,
-    )
-    responses.add(
-        responses.POST,
-        assoc_url("companies", "contacts"),
-        json=fixture("associations_companies_contacts_more"),
-    )
-    responses.add(
-        responses.POST, f"{API}/crm/v3/objects/contacts/batch/read", json=fixture("contacts_batch_read")
-    )
-    since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    page = make().read_page(request(ObjectType.CONTACTS, scope_ids=["101", "102", "103"], since=since))
-    assert sorted(r.external_id for r in page.records) == ["201", "203", "204"]
-
-
-@responses.activate
-def test_dependent_objects_are_read_one_hundred_companies_a_page() -> None:
-    responses.add(
-        responses.POST, assoc_url("companies", "contacts"), json={"status": "COMPLETE", "results": []}
-    )
-    scope = [str(n) for n in range(150)]
-    first = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope))
-    second = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope, cursor=first.next_cursor))
-    assert first.next_cursor == "100" and second.next_cursor is None
-    assert [len(sent(c)["inputs"]) for c in responses.calls] == [100, 50]
+    scope = [str(1000 + n) for n in range(1000)] + ["555"]  # 555 falls on the next page
+    links = one_contact_each(scope[:1000]) | {"1000": ["204", "91000"], "555": ["204"]}
+    associations = FakeAssociations(links, 280)
+    responses.add_callback(responses.POST, assoc_url("companies", "contacts"), callback=associations)
+    responses.add_callback(responses.POST, batch_url("contacts"), callback=FakeBatchRead({"204": "555"}))
+    records = read_everything(make(), request(ObjectType.CONTACTS, scope_ids=scope))
+    # Read on both pages (once for company 1000, once for 555): the same customer leads both times.
+    assert [r.links["customers"] for r in records if r.external_id == "204"] == [["555", "1000"], ["555"]]
 
 
 @pytest.mark.parametrize(
@@ -344,7 +417,7 @@ def test_won_deals_of_the_chosen_pipelines_are_read(pipelines: list[str], expect
         json=fixture("associations_companies_deals"),
         status=207,
     )
-    responses.add(responses.POST, f"{API}/crm/v3/objects/deals/batch/read", json=fixture("deals_batch_read"))
+    responses.add(responses.POST, batch_url("deals"), json=fixture("deals_batch_read"))
     responses.add(responses.GET, f"{API}/crm/v3/pipelines/deals", json=fixture("pipelines_deals"))
     options = {"object": "deals", "pipelines": pipelines, "won_only": True}
     fields = ["contract_start_date", "contract_end_date", "notice_period_months", "tacit_renewal"]
@@ -368,17 +441,15 @@ def register_engagements(rsps: responses.RequestsMock) -> None:
             json=fixture(f"associations_companies_{kind}"),
             status=status,
         )
-        rsps.add(
-            responses.POST, f"{API}/crm/v3/objects/{kind}/batch/read", json=fixture(f"{kind}_batch_read")
-        )
+        rsps.add(responses.POST, batch_url(kind), json=fixture(f"{kind}_batch_read"))
         rsps.add(responses.POST, assoc_url(kind, "contacts"), json=fixture(f"associations_{kind}_contacts"))
 
 
 @responses.activate
 def test_engagements_are_scoped_to_the_companies_and_normalised() -> None:
     register_engagements(responses.mock)
-    page = make().read_page(request(ObjectType.INTERACTIONS, options={}, scope_ids=["101", "102"]))
-    by_id = {r.external_id: r for r in page.records}
+    records = read_everything(make(), request(ObjectType.INTERACTIONS, options={}, scope_ids=["101", "102"]))
+    by_id = {r.external_id: r for r in records}
     assert {k: r.kind for k, r in by_id.items()} == {
         "401": "email", "402": "email", "501": "meeting", "601": "call", "701": "note"
     }  # fmt: skip
@@ -405,11 +476,118 @@ def test_engagements_are_scoped_to_the_companies_and_normalised() -> None:
 
 
 @responses.activate
+def test_each_kind_of_engagement_is_a_page_of_its_own() -> None:
+    register_engagements(responses.mock)
+    connector = make()
+    first = connector.read_page(request(ObjectType.INTERACTIONS, options={}, scope_ids=["101", "102"]))
+    assert {r.kind for r in first.records} == {"email"}
+    assert all("emails" in str(call.request.url) for call in responses.calls)
+    second = connector.read_page(
+        request(ObjectType.INTERACTIONS, options={}, scope_ids=["101", "102"], cursor=first.next_cursor)
+    )
+    assert {r.kind for r in second.records} == {"meeting"}
+
+
+@responses.activate
 def test_only_the_chosen_kinds_of_engagements_are_read() -> None:
     register_engagements(responses.mock)
-    page = make().read_page(request(ObjectType.INTERACTIONS, options={"kinds": ["note"]}, scope_ids=["101"]))
-    assert [r.kind for r in page.records] == ["note"]
+    records = read_everything(
+        make(), request(ObjectType.INTERACTIONS, options={"kinds": ["note"]}, scope_ids=["101"])
+    )
+    assert [r.kind for r in records] == ["note"]
     assert all("/notes" in str(call.request.url) for call in responses.calls)
+
+
+# -- contacts, deals, engagements: incremental reads search what changed ----------------------------------------
+SINCE = dt.datetime(2026, 1, 2, 12, 30, tzinfo=dt.UTC)
+SINCE_MS = "1767357000000"
+
+
+@responses.activate
+def test_changed_contacts_are_searched_and_kept_when_linked_to_a_synced_company() -> None:
+    responses.add(responses.POST, search_url("contacts"), json=fixture("contacts_search_changed"))
+    responses.add(
+        responses.POST, assoc_url("contacts", "companies"), json=fixture("associations_contacts_companies")
+    )
+    page = make().read_page(
+        request(ObjectType.CONTACTS, since=SINCE, scope_ids=["101", "102"], fields=["hs_buying_role"])
+    )
+    assert page.next_cursor is None
+    assert {r.external_id: r.links["customers"] for r in page.records} == {"201": ["101"], "203": ["102"]}
+    assert page.records[0].fields["email"] == "alice@acme.fr"
+    assert page.records[0].modified_at == dt.datetime(2026, 1, 3, 8, tzinfo=dt.UTC)
+    search = sent(responses.calls[0])
+    assert search["filterGroups"] == [
+        {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": SINCE_MS}]}
+    ]
+    assert search["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
+    assert search["limit"] == 200 and search["after"] == "0"
+    assert {"email", "associatedcompanyid", "hs_buying_role", "lastmodifieddate"} <= set(search["properties"])
+    assert sent(responses.calls[1]) == {"inputs": [{"id": "201"}, {"id": "203"}, {"id": "205"}]}
+    assert len(responses.calls) == 2  # no association read of the synced companies, no batch read
+
+
+@responses.activate
+def test_changed_contacts_past_the_search_cap_are_all_read_once() -> None:
+    stamps = stamps_past_the_cap()
+    search = FakeSearch(stamps, stamp="lastmodifieddate")
+    associations = FakeAssociations({i: ["101"] for i in stamps}, 279)
+    responses.add_callback(responses.POST, search_url("contacts"), callback=search)
+    responses.add_callback(responses.POST, assoc_url("contacts", "companies"), callback=associations)
+    since = dt.datetime(2025, 10, 1, tzinfo=dt.UTC)
+    records = read_everything(make(), request(ObjectType.CONTACTS, since=since, scope_ids=["101"]))
+    ids = [r.external_id for r in records]
+    assert len(ids) == len(set(ids)) == len(stamps)
+    searches = [sent(c) for c in responses.calls if str(c.request.url) == search_url("contacts")]
+    assert max(int(body["after"]) for body in searches) < 10_000
+    assert {body["sorts"][0]["propertyName"] for body in searches} == {"lastmodifieddate", "hs_object_id"}
+
+
+@responses.activate
+def test_changed_deals_that_are_not_won_are_dropped_before_their_companies_are_read() -> None:
+    responses.add(responses.POST, search_url("deals"), json=fixture("deals_search_changed"))
+    responses.add(
+        responses.POST, assoc_url("deals", "companies"), json=fixture("associations_deals_companies")
+    )
+    responses.add(responses.GET, f"{API}/crm/v3/pipelines/deals", json=fixture("pipelines_deals"))
+    options = {"object": "deals", "pipelines": [], "won_only": True}
+    page = make().read_page(
+        request(ObjectType.AGREEMENTS, since=SINCE, options=options, scope_ids=["101"], fields=["amount"])
+    )
+    assert [(r.external_id, r.links) for r in page.records] == [("301", {"customers": ["101"]})]
+    assert page.records[0].fields["dealname"] == "Acme renewal 2026"
+    search = sent(responses.calls[0])
+    assert search["filterGroups"][0]["filters"] == [
+        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": SINCE_MS}
+    ]
+    association = next(c for c in responses.calls if "associations" in str(c.request.url))
+    assert sent(association) == {"inputs": [{"id": "301"}, {"id": "303"}]}  # 302 is open
+
+
+@responses.activate
+def test_changed_engagements_are_searched_kind_after_kind_with_their_contacts() -> None:
+    for kind in ("emails", "notes"):
+        responses.add(responses.POST, search_url(kind), json=fixture(f"{kind}_search_changed"))
+        responses.add(
+            responses.POST, assoc_url(kind, "companies"), json=fixture(f"associations_{kind}_companies")
+        )
+        responses.add(
+            responses.POST,
+            assoc_url(kind, "contacts"),
+            json=fixture(f"associations_{kind}_contacts"),
+            status=207 if kind == "notes" else 200,
+        )
+    options = {"kinds": ["email", "note"]}
+    base = request(ObjectType.INTERACTIONS, since=SINCE, options=options, scope_ids=["101"])
+    first = make().read_page(base)
+    assert [(r.kind, r.links["customers"]) for r in first.records] == [("email", ["101"]), ("email", ["101"])]
+    assert first.records[0].links["contacts"] == ["201"]
+    assert first.records[0].fields["subject"] == "Renewal proposal"
+    rest = read_everything(make(), ReadRequest(**{**base.__dict__, "cursor": first.next_cursor}))
+    assert rest == []  # the note is linked to company 102 only, which is not synced
+    searched = [str(c.request.url) for c in responses.calls if str(c.request.url).endswith("/search")]
+    assert searched == [search_url("emails"), search_url("notes")]
+    assert sum(str(c.request.url) == assoc_url("notes", "contacts") for c in responses.calls) == 0
 
 
 # -- writes ---------------------------------------------------------------------------------------------------

@@ -539,6 +539,31 @@ def check_the_connector(hubspot: HubSpot) -> None:
         ReadRequest(ObjectType.CONTACTS, since=None, cursor=None, options={}, scope_ids=read)
     )
     assert contacts.records and all(set(r.links["customers"]) <= set(read) for r in contacts.records)
+    check_the_dependent_reads(hubspot, scope=read[::2])
+
+
+def check_the_dependent_reads(hubspot: HubSpot, scope: list[str]) -> None:
+    """Full reads find every record linked to the synced companies; incremental ones (search on the
+    modification time, then the associations) exactly those of them changed since the cursor."""
+    for object_type, names, options in (
+        (ObjectType.CONTACTS, ["contacts"], {}),
+        (ObjectType.AGREEMENTS, ["deals"], {"won_only": False}),
+        (ObjectType.INTERACTIONS, ["emails", "meetings", "calls", "notes"], {}),
+    ):
+        linked = SandboxAssociation.objects.filter(
+            crm="hubspot", from_type="companies", from_id__in=scope, to_type__in=names
+        ).values_list("to_id", flat=True)
+        rows = SandboxRecord.objects.filter(
+            crm="hubspot", object_type__in=names, archived=False, external_id__in=linked
+        )
+        stamps = sorted(row.updated_at for row in rows)
+        since = stamps[len(stamps) // 2]
+        base = ReadRequest(object_type, since=None, cursor=None, options=options, scope_ids=scope)
+        full, _ = read_all(hubspot, base)
+        assert sorted(full) == sorted(row.external_id for row in rows)
+        changed, _ = read_all(hubspot, ReadRequest(**{**base.__dict__, "since": since}))
+        assert sorted(changed) == sorted(row.external_id for row in rows if row.updated_at >= since)
+        assert 0 < len(changed) < len(full), object_type
 
 
 def test_owners_are_listed_and_read_one_by_one(client, token):

@@ -1,0 +1,128 @@
+"""HubSpot's CRM search walked by keyset on a modification time (crm-apis.md §1.3, §7).
+
+Each page restarts the search at the last modification time seen rather than following the `after` offset
+alone: an offset shifts when a record read earlier changes during the walk, and search stops at 10,000
+results (https://developers.hubspot.com/docs/api-reference/search/guide#limitations). Companies, contacts,
+deals and engagements are all walked this way; only the stamp's property name differs (contacts keep
+theirs in `lastmodifieddate`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..base import ConnectorError
+from ..mapping import ValueMappingError, parse_datetime
+
+if TYPE_CHECKING:
+    from ..http import CrmHttp
+
+# https://developers.hubspot.com/docs/api-reference/search/guide#limitations: 200 a page, 10,000 a query.
+SEARCH_LIMIT = 200
+SEARCH_CAP = 10_000
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class SearchPosition:
+    """Where a search resumes (part of the opaque page cursor, as JSON).
+
+    Each page restarts the search at the last modification time seen (`floor`), skipping the ids already
+    returned at exactly that time. When a whole page shares one millisecond (bulk imports), the records of
+    that millisecond are walked by `hs_object_id` keyset (`tie`), then the walk goes on strictly after it."""
+
+    floor: int | None = None  # epoch ms
+    strict: bool = False
+    skip: list[str] = field(default_factory=list)
+    tie: bool = False
+    last_id: str = ""
+    after: int = 0
+
+
+@dataclass(frozen=True)
+class Search:
+    """One object's search: the filters that select its records and the property holding its stamp."""
+
+    object_name: str
+    stamp: str
+    properties: list[str]
+    filters: list[dict[str, Any]] = field(default_factory=list)
+
+    def page(
+        self, http: CrmHttp, position: SearchPosition
+    ) -> tuple[list[dict[str, Any]], SearchPosition | None]:
+        """One page of results not returned before, and where the next page starts (None: the end)."""
+        body = http.post(
+            f"/crm/v3/objects/{self.object_name}/search",
+            {
+                "filterGroups": [{"filters": [*self.filters, *position_filters(position, self.stamp)]}],
+                "sorts": [
+                    {"propertyName": "hs_object_id" if position.tie else self.stamp, "direction": "ASCENDING"}
+                ],
+                "properties": list(dict.fromkeys([*self.properties, self.stamp])),
+                "limit": SEARCH_LIMIT,
+                "after": str(position.after),
+            },
+            idempotent=True,
+        )
+        raw = body.get("results", [])
+        fresh = [r for r in raw if str(r["id"]) not in position.skip]
+        return fresh, next_position(position, raw, next_after(body), self.stamp)
+
+
+def position_filters(position: SearchPosition, stamp: str) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = []
+    if position.floor is not None:
+        operator = "EQ" if position.tie else ("GT" if position.strict else "GTE")
+        filters.append({"propertyName": stamp, "operator": operator, "value": str(position.floor)})
+    if position.tie and position.last_id:
+        # Ids compare as strings: GT on the raw id leaves no gap (airbyte PR #79666, crm-apis.md §7).
+        filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": position.last_id})
+    return filters
+
+
+def next_position(
+    position: SearchPosition, raw: list[dict[str, Any]], after: str | None, stamp: str
+) -> SearchPosition | None:
+    if after is None:
+        # The end of this query; a walk through one crowded millisecond goes on strictly after it.
+        return SearchPosition(floor=position.floor, strict=True) if position.tie else None
+    stamps = [stamp_of(r, stamp) for r in raw]
+    if not stamps or stamps[-1] is None:
+        # A page may be empty yet announce more (airbyte PR #80745): follow the offset, within the cap.
+        if int(after) + SEARCH_LIMIT > SEARCH_CAP:
+            raise ConnectorError("HubSpot search announced results past its 10,000 cap; listing incomplete.")
+        return SearchPosition(**{**asdict(position), "after": int(after)})
+    if position.tie:
+        return SearchPosition(floor=position.floor, tie=True, last_id=str(raw[-1]["id"]), skip=position.skip)
+    floor = stamps[-1]
+    if floor == position.floor:
+        # The whole page shares the floor's millisecond: walk that millisecond by id instead.
+        return SearchPosition(floor=floor, tie=True, skip=[*position.skip, *(str(r["id"]) for r in raw)])
+    return SearchPosition(
+        floor=floor, skip=[str(r["id"]) for r, ms in zip(raw, stamps, strict=True) if ms == floor]
+    )
+
+
+def ms(moment: dt.datetime) -> int:
+    """Epoch milliseconds, exactly (float timestamps can land one millisecond short)."""
+    return (moment - EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def moment(value: Any) -> dt.datetime | None:
+    """HubSpot dates come as ISO strings or epoch milliseconds in strings."""
+    try:
+        return parse_datetime(value)
+    except ValueMappingError:
+        return None
+
+
+def stamp_of(raw: dict[str, Any], stamp: str) -> int | None:
+    when = moment((raw.get("properties") or {}).get(stamp))
+    return ms(when) if when else None
+
+
+def next_after(body: dict[str, Any]) -> str | None:
+    return ((body.get("paging") or {}).get("next") or {}).get("after")
