@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from customers.changes import Actor, changelog_record
@@ -157,12 +158,20 @@ def _derive(agreement: Agreement, today: dt.date) -> None:
 def agreement_create(
     *, customer: Customer, actor: Actor, today: dt.date | None = None, **fields: Any
 ) -> Agreement:
+    today = today or timezone.localdate()
+    agreement = _agreement_create(customer=customer, actor=actor, today=today, fields=fields)
+    customer_refresh_revenue(customer=customer, today=today)
+    return agreement
+
+
+def _agreement_create(
+    *, customer: Customer, actor: Actor, today: dt.date, fields: dict[str, Any]
+) -> Agreement:
     unknown = set(fields) - set(AGREEMENT_FIELDS)
     if unknown:
         raise TypeError(f"agreement_create() cannot set {sorted(unknown)}")
     fields.setdefault("currency", customer.workspace.currency)
     agreement = Agreement(workspace_id=customer.workspace_id, customer=customer, **fields)
-    today = today or timezone.localdate()
     _derive(agreement, today)
     agreement.save()
     changelog_record(
@@ -172,7 +181,6 @@ def agreement_create(
         object_id=agreement.pk,
         changes=[("agreement added", "", f"{agreement.plan_name} {agreement.mrr} MRR".strip())],
     )
-    customer_refresh_revenue(customer=customer, today=today)
     return agreement
 
 
@@ -180,13 +188,19 @@ def agreement_create(
 def agreement_update(
     *, agreement: Agreement, actor: Actor, today: dt.date | None = None, **fields: Any
 ) -> Agreement:
+    today = today or timezone.localdate()
+    _agreement_update(agreement=agreement, actor=actor, today=today, fields=fields)
+    customer_refresh_revenue(customer=agreement.customer, today=today)
+    return agreement
+
+
+def _agreement_update(*, agreement: Agreement, actor: Actor, today: dt.date, fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(AGREEMENT_FIELDS)
     if unknown:
         raise TypeError(f"agreement_update() cannot set {sorted(unknown)}")
     before = {field: getattr(agreement, field) for field in fields}
     for field, value in fields.items():
         setattr(agreement, field, value)
-    today = today or timezone.localdate()
     _derive(agreement, today)
     # Compared after derivation: a status handed back to the dates is logged as what the dates made it.
     changes = [
@@ -202,8 +216,6 @@ def agreement_update(
         object_id=agreement.pk,
         changes=changes,
     )
-    customer_refresh_revenue(customer=agreement.customer, today=today)
-    return agreement
 
 
 @transaction.atomic
@@ -283,7 +295,6 @@ def agreements_refresh_all(*, today: dt.date | None = None) -> int:
 # ---- writes coming from a CRM sync --------------------------------------------------------------------
 
 
-@transaction.atomic
 def agreement_upsert_from_crm(
     *,
     customer: Customer,
@@ -292,38 +303,81 @@ def agreement_upsert_from_crm(
     external_id: str,
     values: dict[str, Any],
     today: dt.date | None = None,
+    savepoint: bool = True,
+    refresh_revenue: bool = True,
 ) -> tuple[Agreement, bool, list[str]]:
     """Create or update the agreement a CRM record describes (keyed by source + external id). A CRM
     never deletes a contract in Skalin; the record's skipped-contract note, if any, is cleared.
-    Returns (agreement, created, changed fields)."""
+    Returns (agreement, created, changed fields).
+
+    A sync applying many contracts passes `savepoint=False` when its own savepoint already isolates this
+    write, and `refresh_revenue=False` to recompute `customer`'s active MRR and renewal once for all of
+    them (customers_refresh_revenue); a customer the contract moved away from is refreshed here."""
     unknown = set(values) - set(AGREEMENT_FIELDS)
     if unknown:
         raise TypeError(f"agreement_upsert_from_crm() cannot set {sorted(unknown)}")
-    SkippedAgreement.objects.filter(
-        workspace_id=customer.workspace_id, source=source, external_id=external_id
-    ).delete()
-    agreement = Agreement.objects.filter(
-        workspace_id=customer.workspace_id, source=source, external_id=external_id
-    ).first()
-    if agreement is None:
-        created = agreement_create(
-            customer=customer, actor=actor, today=today, source=source, external_id=external_id, **values
-        )
-        return created, True, []
-    previous_customer = agreement.customer
-    if agreement.customer_id != customer.pk:
-        agreement.customer = customer
-        agreement.save(update_fields=["customer", "updated_at"])
-    changed = [key for key, value in values.items() if getattr(agreement, key) != value]
-    if changed:
-        agreement_update(
-            agreement=agreement, actor=actor, today=today, **{key: values[key] for key in changed}
-        )
-    if previous_customer.pk != customer.pk:
-        customer_refresh_revenue(customer=previous_customer, today=today)
-        customer_refresh_revenue(customer=customer, today=today)
-        changed.append("customer")
-    return agreement, False, changed
+    day = today or timezone.localdate()
+    with transaction.atomic(savepoint=savepoint):
+        SkippedAgreement.objects.filter(
+            workspace_id=customer.workspace_id, source=source, external_id=external_id
+        ).delete()
+        agreement = Agreement.objects.filter(
+            workspace_id=customer.workspace_id, source=source, external_id=external_id
+        ).first()
+        if agreement is None:
+            created = _agreement_create(
+                customer=customer,
+                actor=actor,
+                today=day,
+                fields={"source": source, "external_id": external_id, **values},
+            )
+            if refresh_revenue:
+                customer_refresh_revenue(customer=customer, today=day)
+            return created, True, []
+        previous_customer = agreement.customer
+        if agreement.customer_id != customer.pk:
+            agreement.customer = customer
+            agreement.save(update_fields=["customer", "updated_at"])
+        changed = [key for key, value in values.items() if getattr(agreement, key) != value]
+        if changed:
+            _agreement_update(
+                agreement=agreement, actor=actor, today=day, fields={key: values[key] for key in changed}
+            )
+        if refresh_revenue and (changed or previous_customer.pk != customer.pk):
+            customer_refresh_revenue(customer=customer, today=day)
+        if previous_customer.pk != customer.pk:
+            customer_refresh_revenue(customer=previous_customer, today=day)
+            changed.append("customer")
+        return agreement, False, changed
+
+
+def customers_refresh_revenue(*, customers: Iterable[Customer], today: dt.date | None = None) -> None:
+    """customer_refresh_revenue for many customers at once: three aggregates and one UPDATE."""
+    rows = {customer.pk: customer for customer in customers}
+    if not rows:
+        return
+    today = today or timezone.localdate()
+    agreements = Agreement.objects.filter(customer_id__in=list(rows)).order_by()
+    mrr = dict(
+        agreements.filter(counted_in_mrr(today))
+        .values("customer_id")
+        .annotate(total=Sum("mrr"))
+        .values_list("customer_id", "total")
+    )
+    running = agreements.exclude(status=AgreementStatus.CANCELLED)
+    upcoming = dict(
+        running.filter(ends_on__gt=today)
+        .values("customer_id")
+        .annotate(first=Min("renews_on"))
+        .values_list("customer_id", "first")
+    )
+    latest = dict(
+        running.values("customer_id").annotate(last=Max("renews_on")).values_list("customer_id", "last")
+    )
+    for pk, customer in rows.items():
+        customer.active_mrr = mrr.get(pk) or Decimal("0")
+        customer.next_renewal_on = upcoming.get(pk) or latest.get(pk)
+    Customer.objects.bulk_update(list(rows.values()), ["active_mrr", "next_renewal_on"])
 
 
 def agreement_skip_from_crm(

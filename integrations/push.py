@@ -5,7 +5,7 @@ partial."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -81,14 +81,11 @@ def _push_rows(
         return
     state = _push_state(ctx, setting.object_type)
     started = timezone.now()
-    refs = {
-        ref.local_id: ref
-        for ref in ExternalRef.objects.filter(connection=ctx.connection, object_type=setting.object_type)
-    }
+    links = ExternalRef.objects.filter(connection=ctx.connection, object_type=setting.object_type)
     if state.push_cursor is not None and not ctx.push_only:
         rows = rows.filter(updated_at__gte=state.push_cursor)
-    for row in rows.filter(pk__in=list(refs)).iterator(chunk_size=200):
-        ref = refs[row.pk]
+    # Rows and their links a chunk at a time: memory stays flat whatever the number of links.
+    for row, ref in _with_links(rows.filter(pk__in=links.values("local_id")), links):
         changes = {}
         for mapping in mappings:
             value = _as_sent(value_of(row, mapping))
@@ -132,35 +129,32 @@ def push_interactions(ctx: RunContext, setting: ObjectSetting) -> None:
     kinds = [
         k for k in (setting.options or {}).get("kinds", InteractionKind.values) if k in InteractionKind.values
     ]
-    customers = dict(
-        ExternalRef.objects.filter(connection=ctx.connection, object_type=ObjectType.CUSTOMERS).values_list(
-            "local_id", "external_id"
-        )
-    )
-    contacts = dict(
-        ExternalRef.objects.filter(connection=ctx.connection, object_type=ObjectType.CONTACTS).values_list(
-            "local_id", "external_id"
-        )
-    )
-    pushed = set(
-        ExternalRef.objects.filter(
-            connection=ctx.connection, object_type=ObjectType.INTERACTIONS
-        ).values_list("local_id", flat=True)
-    )
+    refs = ExternalRef.objects.filter(connection=ctx.connection)
+    customer_refs = refs.filter(object_type=ObjectType.CUSTOMERS)
     candidates = (
         Interaction.objects.filter(
             workspace=ctx.workspace,
             source="manual",
             kind__in=kinds,
-            customer_id__in=list(customers),
+            customer_id__in=customer_refs.values("local_id"),
             created_at__gte=state.push_cursor,
         )
+        .exclude(pk__in=refs.filter(object_type=ObjectType.INTERACTIONS).values("local_id"))
         .prefetch_related("contacts")
         .select_related("author")
     )
     for interaction in candidates.iterator(chunk_size=200):
-        if interaction.pk in pushed:
-            continue
+        # Links looked up per interaction: only those entered by hand since the cursor get here.
+        customer_ext = (
+            customer_refs.filter(local_id=interaction.customer_id)
+            .values_list("external_id", flat=True)
+            .last()
+        )
+        contact_exts = dict(
+            refs.filter(
+                object_type=ObjectType.CONTACTS, local_id__in=[c.pk for c in interaction.contacts.all()]
+            ).values_list("local_id", "external_id")
+        )
         fields = {
             "subject": interaction.subject,
             "body": interaction.body,
@@ -169,8 +163,8 @@ def push_interactions(ctx: RunContext, setting: ObjectSetting) -> None:
             "author_email": interaction.author.email if interaction.author else "",
         }
         links = {
-            "customers": [customers[interaction.customer_id]],
-            "contacts": [contacts[c.pk] for c in interaction.contacts.all() if c.pk in contacts],
+            "customers": [customer_ext],
+            "contacts": [contact_exts[c.pk] for c in interaction.contacts.all() if c.pk in contact_exts],
         }
         # No database lock is held while the CRM answers; a crash between the two steps pushes the
         # interaction again next time (at least once), never loses it.
@@ -187,6 +181,29 @@ def push_interactions(ctx: RunContext, setting: ObjectSetting) -> None:
         ctx.note("push", {"label": str(interaction), "field": interaction.kind, "new": interaction.subject})
         ctx.count("pushed")
         heartbeat(ctx)
+
+
+LINK_CHUNK = 500
+
+
+def _with_links(rows: Any, links: Any) -> Iterator[tuple[Any, ExternalRef]]:
+    """(row, its link) for the rows that have one, loading rows and links a chunk at a time."""
+    chunk: list[Any] = []
+    for row in rows.order_by("pk").iterator(chunk_size=LINK_CHUNK):
+        chunk.append(row)
+        if len(chunk) == LINK_CHUNK:
+            yield from _pair(chunk, links)
+            chunk = []
+    yield from _pair(chunk, links)
+
+
+def _pair(rows: list[Any], links: Any) -> Iterator[tuple[Any, ExternalRef]]:
+    if not rows:
+        return
+    refs = {ref.local_id: ref for ref in links.filter(local_id__in=[row.pk for row in rows])}
+    for row in rows:
+        if row.pk in refs:
+            yield row, refs[row.pk]
 
 
 def same_value(read: Any, sent: Any) -> bool:
@@ -228,12 +245,12 @@ def push_scores(ctx: RunContext) -> None:
     )
     if ctx.scores_only_for is not None:
         linked = linked.filter(local_id__in=ctx.scores_only_for)
-    refs = {ref.local_id: ref for ref in linked}
     ignored: list[str] = []
-    for customer in Customer.objects.filter(pk__in=list(refs)).only(
-        "pk", "name", "health_score", "csm_pulse"
-    ):
-        ref = refs[customer.pk]
+    # Only customers with a score have anything to push.
+    scored = Customer.objects.filter(pk__in=linked.values("local_id")).exclude(
+        health_score__isnull=True, csm_pulse__isnull=True
+    )
+    for customer, ref in _with_links(scored.only("pk", "name", "health_score", "csm_pulse"), linked):
         changes = {
             remote: getattr(customer, key)
             for key, remote in targets.items()

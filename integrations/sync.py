@@ -515,13 +515,25 @@ def since_for(state: SyncState) -> dt.datetime | None:
     return cursor - LOOKBACK if cursor else None
 
 
-def apply_page(ctx: RunContext, object_type: str, page: Page, apply_one: Callable[[Record], None]) -> None:
+def apply_page(
+    ctx: RunContext,
+    object_type: str,
+    page: Page,
+    apply_one: Callable[[Record], None],
+    *,
+    prepare: Callable[[list[Record]], None] | None = None,
+    settle: Callable[[], None] | None = None,
+) -> None:
     """Apply a page's records, each in its own savepoint; rejected ones go to quarantine. The page and
-    its quarantine rows commit together, before the cursor moves."""
+    its quarantine rows commit together, before the cursor moves. `prepare` loads what the page's
+    records need in a few queries; `settle` recomputes, once per page, what the applied records changed
+    (a customer's Last contact, MRR and renewal), in the page's transaction."""
     records = list({record.external_id: record for record in page.records}.values())
     failures: list[str] = []
     applied: list[str] = []
     with transaction.atomic():
+        if prepare is not None:
+            prepare(records)
         for record in records:
             try:
                 with transaction.atomic():
@@ -534,6 +546,8 @@ def apply_page(ctx: RunContext, object_type: str, page: Page, apply_one: Callabl
                 quarantine(ctx, object_type, record, reason)
             else:
                 applied.append(record.external_id)
+        if settle is not None:
+            settle()
         # Records that went through now leave the quarantine: one statement for the page.
         QuarantinedRecord.objects.filter(
             connection=ctx.connection,

@@ -69,6 +69,14 @@ def _check(interaction: Interaction, contacts: list[Contact]) -> None:
 def interaction_create(
     *, customer: Customer, actor: Actor, contacts: Iterable[Contact] = (), **fields: Any
 ) -> Interaction:
+    interaction = _interaction_create(customer=customer, actor=actor, contacts=contacts, fields=fields)
+    customer_refresh_last_contact(customer=customer)
+    return interaction
+
+
+def _interaction_create(
+    *, customer: Customer, actor: Actor, contacts: Iterable[Contact], fields: dict[str, Any]
+) -> Interaction:
     unknown = set(fields) - set(INTERACTION_FIELDS)
     if unknown:
         raise TypeError(f"interaction_create() cannot set {sorted(unknown)}")
@@ -79,7 +87,6 @@ def interaction_create(
     _check(interaction, contact_list)
     interaction.save()
     interaction.contacts.set(contact_list)
-    customer_refresh_last_contact(customer=customer)
     return interaction
 
 
@@ -87,6 +94,14 @@ def interaction_create(
 def interaction_update(
     *, interaction: Interaction, actor: Actor, contacts: Iterable[Contact] | None = None, **fields: Any
 ) -> Interaction:
+    _interaction_update(interaction=interaction, actor=actor, contacts=contacts, fields=fields)
+    customer_refresh_last_contact(customer=interaction.customer)
+    return interaction
+
+
+def _interaction_update(
+    *, interaction: Interaction, actor: Actor, contacts: Iterable[Contact] | None, fields: dict[str, Any]
+) -> None:
     unknown = set(fields) - set(INTERACTION_FIELDS)
     if unknown:
         raise TypeError(f"interaction_update() cannot set {sorted(unknown)}")
@@ -97,8 +112,6 @@ def interaction_update(
     interaction.save()
     if contacts is not None:
         interaction.contacts.set(contact_list)
-    customer_refresh_last_contact(customer=interaction.customer)
-    return interaction
 
 
 @transaction.atomic
@@ -111,7 +124,6 @@ def interaction_delete(*, interaction: Interaction, actor: Actor) -> None:
 # ---- writes coming from a CRM sync --------------------------------------------------------------------
 
 
-@transaction.atomic
 def interaction_upsert_from_crm(
     *,
     customer: Customer,
@@ -121,40 +133,68 @@ def interaction_upsert_from_crm(
     kind: str,
     values: dict[str, Any],
     contacts: Iterable[Contact] = (),
+    savepoint: bool = True,
+    refresh_last_contact: bool = True,
 ) -> tuple[Interaction, bool, bool]:
     """Create or update the interaction a CRM engagement describes (keyed by source + external id).
     `values`: subject, body, occurred_at, direction, author_name, attended, customer_replied. Returns
-    (interaction, created); an engagement seen again unchanged is left as it is."""
-    existing = Interaction.objects.filter(
-        workspace_id=customer.workspace_id, source=source, external_id=external_id
-    ).first()
-    if existing is None:
-        created = interaction_create(
-            customer=customer,
-            actor=actor,
-            contacts=contacts,
-            kind=kind,
-            source=source,
-            external_id=external_id,
-            **values,
+    (interaction, created); an engagement seen again unchanged is left as it is.
+
+    A sync applying many engagements passes `savepoint=False` when its own savepoint already isolates
+    this write, and `refresh_last_contact=False` to recompute `customer`'s Last contact once for all of
+    them (customers_refresh_last_contact); a customer the engagement moved away from is refreshed here."""
+    with transaction.atomic(savepoint=savepoint):
+        existing = Interaction.objects.filter(
+            workspace_id=customer.workspace_id, source=source, external_id=external_id
+        ).first()
+        if existing is None:
+            created = _interaction_create(
+                customer=customer,
+                actor=actor,
+                contacts=contacts,
+                fields={"kind": kind, "source": source, "external_id": external_id, **values},
+            )
+            if refresh_last_contact:
+                customer_refresh_last_contact(customer=customer)
+            return created, True, True
+        contact_list = list(contacts)
+        unchanged = (
+            existing.customer_id == customer.pk
+            and existing.kind == kind
+            and all(getattr(existing, key) == value for key, value in values.items())
+            and {c.pk for c in contact_list} == set(existing.contacts.values_list("pk", flat=True))
         )
-        return created, True, True
-    contact_list = list(contacts)
-    unchanged = (
-        existing.customer_id == customer.pk
-        and existing.kind == kind
-        and all(getattr(existing, key) == value for key, value in values.items())
-        and {c.pk for c in contact_list} == set(existing.contacts.values_list("pk", flat=True))
+        if unchanged:
+            # Seen again with nothing new: no write, no Last-contact recomputation.
+            return existing, False, False
+        previous_customer = existing.customer
+        existing.customer = customer
+        _interaction_update(
+            interaction=existing, actor=actor, contacts=contact_list, fields={"kind": kind, **values}
+        )
+        if refresh_last_contact:
+            customer_refresh_last_contact(customer=customer)
+        if previous_customer.pk != customer.pk:
+            customer_refresh_last_contact(customer=previous_customer)
+        return existing, False, True
+
+
+def customers_refresh_last_contact(*, customers: Iterable[Customer], now: dt.datetime | None = None) -> None:
+    """customer_refresh_last_contact for many customers at once: one aggregate and one UPDATE."""
+    rows = {customer.pk: customer for customer in customers}
+    if not rows:
+        return
+    now = now or timezone.now()
+    last = dict(
+        Interaction.objects.filter(counts_as_contact(), customer_id__in=list(rows), occurred_at__lte=now)
+        .order_by()
+        .values("customer_id")
+        .annotate(last=Max("occurred_at"))
+        .values_list("customer_id", "last")
     )
-    if unchanged:
-        # Seen again with nothing new: no write, no Last-contact recomputation.
-        return existing, False, False
-    previous_customer = existing.customer
-    existing.customer = customer
-    interaction_update(interaction=existing, actor=actor, contacts=contact_list, kind=kind, **values)
-    if previous_customer.pk != customer.pk:
-        customer_refresh_last_contact(customer=previous_customer)
-    return existing, False, True
+    for pk, customer in rows.items():
+        customer.last_contact_at = last.get(pk)
+    Customer.objects.bulk_update(list(rows.values()), ["last_contact_at"])
 
 
 def last_contacts_refresh_recent(*, window: dt.timedelta = dt.timedelta(days=2)) -> int:

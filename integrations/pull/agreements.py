@@ -5,14 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from agreements.models import AmountPeriod, Interval
-from agreements.services import agreement_missing_fields, agreement_skip_from_crm, agreement_upsert_from_crm
+from agreements.services import (
+    agreement_missing_fields,
+    agreement_skip_from_crm,
+    agreement_upsert_from_crm,
+    customers_refresh_revenue,
+)
 from customers.models import Customer
 
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, parse_amount, parse_bool, parse_date, parse_int, remote_value
 from ..models import ObjectSetting, ObjectType
 from ..sync import RunContext, since_for, state_for
-from .common import ID_FIELD, Refs, input_mappings, raw, read_scoped, synced_customers
+from .common import (
+    ID_FIELD,
+    PageCustomers,
+    Refs,
+    input_mappings,
+    raw,
+    read_scoped,
+    synced_customer_ids,
+    synced_customer_refs,
+)
 
 
 class AgreementPull:
@@ -20,8 +34,10 @@ class AgreementPull:
         self.ctx, self.setting = ctx, setting
         self.options = setting.options or {}
         self.maps = {m.local_field: m for m in input_mappings(setting)}
-        self.customers = synced_customers(ctx)
+        self.customers = PageCustomers(ctx)
         self.refs = Refs(ctx, ObjectType.AGREEMENTS)
+        # Customers whose active MRR and renewal the page's contracts may move: recomputed once per page.
+        self.touched: dict[int, Customer] = {}
 
     def fields(self) -> list[str]:
         names = {m.remote_field for m in self.maps.values() if m.remote_field != ID_FIELD}
@@ -31,7 +47,7 @@ class AgreementPull:
         return sorted(names)
 
     def run(self) -> None:
-        if not self.customers:
+        if not synced_customer_refs(self.ctx).exists():
             return
         if "amount" not in self.maps:
             self.ctx.partial_reasons.append(
@@ -45,9 +61,19 @@ class AgreementPull:
             cursor=None,
             options=self.options,
             fields=self.fields(),
-            scope_ids=sorted(self.customers),
+            scope_ids=synced_customer_ids(self.ctx),
         )
-        read_scoped(self.ctx, state, request, self.apply, self.customers)
+        read_scoped(self.ctx, state, request, self)
+
+    def prepare(self, records: list[Record]) -> None:
+        self.customers.load(records)
+        self.refs.load(record.external_id for record in records)
+        self.touched = {}
+
+    def settle(self) -> None:
+        if self.touched:
+            customers_refresh_revenue(customers=list(self.touched.values()))
+        self.touched = {}
 
     def value(self, record: Record, local: str) -> Any:
         mapping = self.maps.get(local)
@@ -67,13 +93,10 @@ class AgreementPull:
         return None, "", None
 
     def apply(self, record: Record) -> None:
-        customer_id = next(
-            (self.customers[c] for c in record.links.get("customers", []) if c in self.customers), None
-        )
-        if customer_id is None:
+        customer = self.customers.of(record)
+        if customer is None:
             self.ctx.count("skipped")
             return
-        customer = Customer.objects.get(pk=customer_id)
         amount = parse_amount(self.value(record, "amount"))
         start = parse_date(self.value(record, "start_date"))
         end_value, end_unit, end_date = self._term(record, "end")
@@ -116,13 +139,18 @@ class AgreementPull:
             "notice_date": notice_date,
             "tacit_renewal": self.tacit(record, notice_value, notice_date),
         }
+        # The record's own savepoint (apply_page) isolates it; MRR and renewal are recomputed per page.
         agreement, created, changed = agreement_upsert_from_crm(
             customer=customer,
             actor=self.ctx.actor,
             source=self.ctx.connection.crm,
             external_id=record.external_id,
             values=values,
+            savepoint=False,
+            refresh_revenue=False,
         )
+        if created or changed:
+            self.touched[customer.pk] = customer
         self.ctx.count("created" if created else "updated" if changed else "unchanged")
         self.refs.link(record, agreement.pk, {})
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from customers.models import Contact, Customer, CustomField, RoleTag
+from django.db.models import Q
+
+from customers.models import Contact, CustomField, RoleTag
 from customers.services import contact_upsert_from_crm, custom_value_parse
 from workspaces.services import workspace_default_domains
 
@@ -13,7 +15,17 @@ from ..mapping import clean_text, is_blank, split_values
 from ..models import ObjectSetting, ObjectType
 from ..push import contact_remote_value
 from ..sync import RecordRejected, RunContext, since_for, state_for
-from .common import Refs, input_mappings, raw, read_scoped, requested_fields, settle_two_way, synced_customers
+from .common import (
+    PageCustomers,
+    Refs,
+    input_mappings,
+    raw,
+    read_scoped,
+    requested_fields,
+    settle_two_way,
+    synced_customer_ids,
+    synced_customer_refs,
+)
 
 
 class ContactPull:
@@ -23,7 +35,10 @@ class ContactPull:
         self.ctx, self.setting = ctx, setting
         self.maps = input_mappings(setting)
         self.refs = Refs(ctx, ObjectType.CONTACTS)
-        self.customers = synced_customers(ctx)
+        self.customers = PageCustomers(ctx)
+        # The page's contacts found by their link or their email, one instance per row.
+        self.rows: dict[int, Contact] = {}
+        self.by_email: dict[str, Contact] = {}
         self.custom_fields = {
             f.key: f for f in CustomField.objects.filter(workspace=ctx.workspace, target="contact")
         }
@@ -36,7 +51,7 @@ class ContactPull:
         }
 
     def run(self) -> None:
-        if not self.customers:
+        if not synced_customer_refs(self.ctx).exists():
             return
         state = state_for(self.ctx, self.setting)
         request = ReadRequest(
@@ -45,15 +60,37 @@ class ContactPull:
             cursor=None,
             options=self.options,
             fields=requested_fields(self.maps),
-            scope_ids=sorted(self.customers),
+            scope_ids=synced_customer_ids(self.ctx),
         )
-        read_scoped(self.ctx, state, request, self.apply, self.customers)
+        read_scoped(self.ctx, state, request, self)
+
+    def prepare(self, records: list[Record]) -> None:
+        self.customers.load(records)
+        self.refs.load(record.external_id for record in records)
+        linked = [ref.local_id for ref in self.refs.loaded.values() if ref is not None]
+        emails = set()
+        for record in records:
+            for m in self.maps:
+                if m.local_field == "email":
+                    emails.add(clean_text(raw(record, m), max_length=254).lower())
+        emails.discard("")
+        found = Contact.objects.filter(
+            Q(pk__in=linked) | Q(email__in=sorted(emails)), workspace=self.ctx.workspace
+        )
+        self.rows = {contact.pk: contact for contact in found}
+        self.by_email = {}
+        for contact in sorted(
+            self.rows.values(), key=lambda c: (c.last_name, c.first_name, c.pk), reverse=True
+        ):
+            if contact.email:
+                self.by_email[contact.email] = contact
+
+    def settle(self) -> None:
+        self.rows, self.by_email = {}, {}
 
     def apply(self, record: Record) -> None:
-        customer_id = next(
-            (self.customers[c] for c in record.links.get("customers", []) if c in self.customers), None
-        )
-        if customer_id is None:
+        customer = self.customers.of(record)
+        if customer is None:
             self.ctx.count("skipped")
             return
         values: dict[str, Any] = {}
@@ -79,7 +116,7 @@ class ContactPull:
         contact = self.find(record, values.get("email", ""))
         keep_local = settle_two_way(
             self.ctx,
-            self.refs.by_external.get(record.external_id),
+            self.refs.get(record.external_id),
             contact,
             self.maps,
             received,
@@ -87,7 +124,6 @@ class ContactPull:
         )
         values = {key: value for key, value in values.items() if key not in keep_local}
         roles, managed = self.roles(record, contact)
-        customer = Customer.objects.get(pk=customer_id)
         if contact is None and not (
             values.get("email") or values.get("first_name") or values.get("last_name")
         ):
@@ -106,21 +142,26 @@ class ContactPull:
         for key in result.kept:
             self.ctx.fill(key, "kept")
         self.refs.link(record, result.row.pk, received)
+        self.rows[result.row.pk] = result.row
+        if result.row.email:
+            self.by_email[result.row.email] = result.row
 
     def find(self, record: Record, email: str) -> Contact | None:
-        ref = self.refs.by_external.get(record.external_id)
+        ref = self.refs.get(record.external_id)
         if ref is not None:
-            contact = Contact.objects.filter(pk=ref.local_id, workspace=self.ctx.workspace).first()
+            contact = self.rows.get(ref.local_id)
             if contact is not None:
                 return contact
         if not email:
             return None
-        contact = Contact.objects.filter(workspace=self.ctx.workspace, email=email).first()
+        contact = self.by_email.get(email)
+        if contact is not None and contact.email != email:
+            contact = None  # its email changed earlier in this page
         if contact is None:
             pk = self._by_secondary_email().get(email)
-            contact = Contact.objects.filter(pk=pk).first() if pk else None
+            contact = (self.rows.get(pk) or Contact.objects.filter(pk=pk).first()) if pk else None
         if contact is not None:
-            other = self.refs.by_local.get(contact.pk)
+            other = self.refs.linked_to(contact.pk, other_than=record.external_id)
             if other and other != record.external_id:
                 raise RecordRejected(
                     f"The email {email} is already the contact of {self.ctx.connection.get_crm_display()} record {other}."

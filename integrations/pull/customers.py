@@ -14,10 +14,22 @@ from customers.services import custom_value_parse, customer_update, customer_ups
 
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, domain_of, is_blank, is_free_mail, normalise_name, split_values, translate
-from ..models import FieldMapping, ObjectSetting, ObjectType
+from ..models import ExternalRef, FieldMapping, ObjectSetting, ObjectType
 from ..push import customer_remote_value
-from ..sync import RecordRejected, RunContext, apply_page, read_pages, since_for, state_for
-from .common import DEFAULT_MERGE_KEYS, Refs, User, input_mappings, raw, requested_fields, settle_two_way
+from ..sync import RecordRejected, RunContext, read_pages, since_for, state_for
+from .common import (
+    DEFAULT_MERGE_KEYS,
+    LOOKUP_CHUNK,
+    Refs,
+    User,
+    apply_pulled_page,
+    chunked,
+    input_mappings,
+    raw,
+    requested_fields,
+    settle_two_way,
+    synced_customer_refs,
+)
 
 
 @dataclass
@@ -88,6 +100,8 @@ class CustomerPull:
             f.key: f for f in CustomField.objects.filter(workspace=workspace, target="customer")
         }
         self.parents: dict[str, str] = {}
+        # The page's linked customers, by id.
+        self.rows: dict[int, Customer] = {}
         self.user_emails: dict[str, str] = {}
         self.matched_by = ""
 
@@ -102,7 +116,7 @@ class CustomerPull:
         )
         for page, commit in read_pages(self.ctx, state, request):
             with transaction.atomic():
-                apply_page(self.ctx, ObjectType.CUSTOMERS, page, self.apply)
+                apply_pulled_page(self.ctx, ObjectType.CUSTOMERS, page, self)
                 # Too many overwrites: this page is rolled back and the run pauses (R11).
                 self.ctx.check_breaker()
                 commit()
@@ -112,14 +126,30 @@ class CustomerPull:
         if self.options.get("churn_on_absence"):
             self.churn_absent()
 
+    def prepare(self, records: list[Record]) -> None:
+        self.refs.load(record.external_id for record in records)
+        linked = [ref.local_id for ref in self.refs.loaded.values() if ref is not None]
+        self.rows = Customer.objects.filter(pk__in=linked, workspace=self.ctx.workspace).in_bulk()
+        for customer in self.rows.values():
+            customer.workspace = self.ctx.workspace
+
+    def settle(self) -> None:
+        self.rows = {}
+
     def tombstone_deleted(self, *, since: Any) -> None:
         """Records deleted in the CRM (R8): the link is marked, the customer stays with its history, its
         child accounts are unlinked, and it churns if the connection churns customers no longer found."""
-        deleted = [
-            self.refs.by_external[ext]
-            for ext in self.ctx.connector.deleted_ids(ObjectType.CUSTOMERS, since)
-            if ext in self.refs.by_external and self.refs.by_external[ext].deleted_in_crm_at is None
-        ]
+        gone = sorted(set(self.ctx.connector.deleted_ids(ObjectType.CUSTOMERS, since)))
+        deleted: list[ExternalRef] = []
+        for chunk in chunked(gone, LOOKUP_CHUNK):
+            deleted.extend(
+                ExternalRef.objects.filter(
+                    connection=self.ctx.connection,
+                    object_type=ObjectType.CUSTOMERS,
+                    external_id__in=chunk,
+                    deleted_in_crm_at__isnull=True,
+                )
+            )
         if not deleted:
             return
         churning = self.options.get("churn_on_absence")
@@ -261,9 +291,9 @@ class CustomerPull:
 
     def find(self, record: Record, values: dict[str, Any]) -> Customer | None:
         self.matched_by = ""
-        ref = self.refs.by_external.get(record.external_id)
+        ref = self.refs.get(record.external_id)
         if ref is not None:
-            customer = Customer.objects.filter(pk=ref.local_id, workspace=self.ctx.workspace).first()
+            customer = self.rows.get(ref.local_id)
             if customer is not None:
                 return customer
         for key in self.merge_keys:
@@ -281,7 +311,7 @@ class CustomerPull:
                 )
             if matches:
                 pk = next(iter(matches))
-                other = self.refs.by_local.get(pk)
+                other = self.refs.linked_to(pk, other_than=record.external_id)
                 if other and other != record.external_id:
                     raise RecordRejected(
                         f"Its {KEY_LABELS.get(key, key)} '{value}' matches a customer already linked to "
@@ -296,7 +326,7 @@ class CustomerPull:
         customer = self.find(record, values)
         keep_local = settle_two_way(
             self.ctx,
-            self.refs.by_external.get(record.external_id),
+            self.refs.get(record.external_id),
             customer,
             self.maps,
             received,
@@ -351,9 +381,9 @@ class CustomerPull:
         else:
             self.ctx.count("unchanged")
         self.ctx.count("skipped_empty", len(result.kept))
-        if record.external_id not in self.refs.by_external:
+        ref = self.refs.get(record.external_id)
+        if ref is None:
             self.ctx.new_customer_ids.append(record.external_id)
-        ref = self.refs.by_external.get(record.external_id)
         was_out = ref is not None and not ref.in_selection
         self.refs.link(record, row.pk, received)
         if was_out and row.is_churned and "phase" not in values:
@@ -370,19 +400,22 @@ class CustomerPull:
     def link_parents(self) -> None:
         """Two levels at most: a deeper record is attached to its top-most synced ancestor, with a warning.
         Parents read later in the run (or in an earlier one) are found through the links."""
-        ancestors = {**self._known_parents(), **self.parents}
+        self.refs.load([*self.parents, *self.parents.values()])
         for child_ext, parent_ext in self.parents.items():
-            child_ref = self.refs.by_external.get(child_ext)
+            child_ref = self.refs.get(child_ext)
             if child_ref is None:
                 continue
             top, seen = parent_ext, {child_ext}
-            while top in ancestors and ancestors[top] in self.refs.by_external and top not in seen:
+            while top not in seen:
+                above = self._parent_of(top)
+                if above is None or self.refs.get(above) is None:
+                    break
                 seen.add(top)
-                top = ancestors[top]
+                top = above
             if top in seen:
                 self.ctx.warn(f"Parent/child cycle around record {child_ext}; its parent was left unchanged.")
                 continue
-            parent_ref = self.refs.by_external.get(top)
+            parent_ref = self.refs.get(top)
             if parent_ref is None:
                 self.ctx.warn(
                     f"The parent {parent_ext} of record {child_ext} is not synced; no parent was set."
@@ -403,16 +436,18 @@ class CustomerPull:
                     customer_update(customer=parent, actor=self.ctx.actor, parent=None)
                 customer_update(customer=child, actor=self.ctx.actor, parent=parent)
 
-    def _known_parents(self) -> dict[str, str]:
-        """Child -> parent external ids as they stand locally, for records not read in this run."""
-        known: dict[str, str] = {}
-        local_to_ext = self.refs.by_local
-        for pk, parent_id in Customer.objects.filter(
-            pk__in=list(local_to_ext), parent__isnull=False
-        ).values_list("pk", "parent_id"):
-            if parent_id in local_to_ext:
-                known[local_to_ext[pk]] = local_to_ext[parent_id]
-        return known
+    def _parent_of(self, external_id: str) -> str | None:
+        """The record's parent: as read in this run, else as it stands locally (for records not read in
+        this run), when both ends are linked."""
+        if external_id in self.parents:
+            return self.parents[external_id]
+        ref = self.refs.get(external_id)
+        if ref is None:
+            return None
+        parent_id = Customer.objects.filter(pk=ref.local_id).values_list("parent_id", flat=True).first()
+        if parent_id is None:
+            return None
+        return self.refs.linked_to(parent_id, other_than="")
 
     def churn_absent(self) -> None:
         """Churn only after a complete, error-free enumeration, and only on the present -> absent
@@ -424,14 +459,23 @@ class CustomerPull:
         for page, _ in read_pages(self.ctx, None, request):
             seen.update(record.external_id for record in page.records)
         churn = Phase.objects.filter(workspace=self.ctx.workspace, technical_name=CHURN_PHASE).first()
-        leaving = [ref for ext, ref in self.refs.by_external.items() if ref.in_selection and ext not in seen]
-        self.ctx.check_breaker(churning=len(leaving))
-        for ref in leaving:
-            with transaction.atomic():
-                ref.in_selection = False
-                ref.save(update_fields=["in_selection", "updated_at"])
-                customer = Customer.objects.filter(pk=ref.local_id).first()
-                if customer is not None and churn is not None and customer.phase_id != churn.pk:
-                    customer_update(customer=customer, actor=self.ctx.actor, phase=churn)
-                    self.ctx.note("churn", {"external_id": ref.external_id, "customer": customer.name})
-                    self.ctx.count("churned")
+        # The links are walked as plain ids, a chunk at a time: only the leaving ones are loaded whole.
+        leaving_ids = [
+            pk
+            for pk, ext in synced_customer_refs(self.ctx)
+            .values_list("pk", "external_id")
+            .iterator(chunk_size=5000)
+            if ext not in seen
+        ]
+        del seen
+        self.ctx.check_breaker(churning=len(leaving_ids))
+        for chunk in chunked(leaving_ids, LOOKUP_CHUNK):
+            for ref in ExternalRef.objects.filter(pk__in=chunk):
+                with transaction.atomic():
+                    ref.in_selection = False
+                    ref.save(update_fields=["in_selection", "updated_at"])
+                    customer = Customer.objects.filter(pk=ref.local_id).first()
+                    if customer is not None and churn is not None and customer.phase_id != churn.pk:
+                        customer_update(customer=customer, actor=self.ctx.actor, phase=churn)
+                        self.ctx.note("churn", {"external_id": ref.external_id, "customer": customer.name})
+                        self.ctx.count("churned")

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from customers.models import Contact, Customer
 from interactions.models import InteractionKind
-from interactions.services import interaction_upsert_from_crm
+from interactions.services import customers_refresh_last_contact, interaction_upsert_from_crm
 
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, parse_datetime
 from ..models import ExternalRef, ObjectSetting, ObjectType
 from ..sync import RecordRejected, RunContext, since_for, state_for
-from .common import read_scoped, synced_customers
+from .common import (
+    LOOKUP_CHUNK,
+    PageCustomers,
+    chunked,
+    read_scoped,
+    synced_customer_ids,
+    synced_customer_refs,
+)
 
 
 class InteractionPull:
@@ -20,15 +27,14 @@ class InteractionPull:
         self.kinds = [
             k for k in self.options.get("kinds", list(InteractionKind.values)) if k in InteractionKind.values
         ]
-        self.customers = synced_customers(ctx)
-        self.contacts = dict(
-            ExternalRef.objects.filter(
-                connection=ctx.connection, object_type=ObjectType.CONTACTS
-            ).values_list("external_id", "local_id")
-        )
+        self.customers = PageCustomers(ctx)
+        # The page's linked contacts, by their CRM id.
+        self.contacts: dict[str, Contact] = {}
+        # Customers whose Last contact the page's interactions may move: recomputed once per page.
+        self.touched: dict[int, Customer] = {}
 
     def run(self) -> None:
-        if not self.customers or not self.kinds:
+        if not self.kinds or not synced_customer_refs(self.ctx).exists():
             return
         state = state_for(self.ctx, self.setting)
         request = ReadRequest(
@@ -36,17 +42,34 @@ class InteractionPull:
             since=since_for(state),
             cursor=None,
             options={**self.options, "kinds": self.kinds},
-            scope_ids=sorted(self.customers),
+            scope_ids=synced_customer_ids(self.ctx),
         )
-        read_scoped(self.ctx, state, request, self.apply, self.customers)
+        read_scoped(self.ctx, state, request, self)
+
+    def prepare(self, records: list[Record]) -> None:
+        self.customers.load(records)
+        wanted = sorted({str(c) for record in records for c in record.links.get("contacts", [])})
+        local: dict[str, int] = {}
+        for chunk in chunked(wanted, LOOKUP_CHUNK):
+            local.update(
+                ExternalRef.objects.filter(
+                    connection=self.ctx.connection, object_type=ObjectType.CONTACTS, external_id__in=chunk
+                ).values_list("external_id", "local_id")
+            )
+        rows = Contact.objects.in_bulk(set(local.values()))
+        self.contacts = {ext: rows[pk] for ext, pk in local.items() if pk in rows}
+        self.touched = {}
+
+    def settle(self) -> None:
+        if self.touched:
+            customers_refresh_last_contact(customers=list(self.touched.values()))
+        self.touched = {}
 
     def apply(self, record: Record) -> None:
         if record.kind not in self.kinds:
             return
-        customer_id = next(
-            (self.customers[c] for c in record.links.get("customers", []) if c in self.customers), None
-        )
-        if customer_id is None:
+        customer = self.customers.of(record)
+        if customer is None:
             self.ctx.count("skipped")
             return
         occurred = parse_datetime(record.fields.get("occurred_at"))
@@ -56,8 +79,12 @@ class InteractionPull:
         if record.kind == InteractionKind.EMAIL and direction not in ("incoming", "outgoing"):
             direction = "outgoing"
             self.ctx.warn(f"Email {record.external_id} has no direction; counted as sent.")
-        contact_ids = [self.contacts[c] for c in record.links.get("contacts", []) if c in self.contacts]
-        contacts = list(Contact.objects.filter(pk__in=contact_ids, customer_id=customer_id))
+        linked = {
+            self.contacts[c].pk: self.contacts[c]
+            for c in record.links.get("contacts", [])
+            if c in self.contacts
+        }
+        contacts = [contact for contact in linked.values() if contact.customer_id == customer.pk]
         values = {
             "subject": clean_text(record.fields.get("subject"), max_length=300),
             "body": clean_text(record.fields.get("body"), max_length=100_000),
@@ -65,7 +92,7 @@ class InteractionPull:
             "direction": direction if record.kind != InteractionKind.NOTE else "",
             "author_name": clean_text(record.fields.get("author_email"), max_length=200),
         }
-        customer = Customer.objects.get(pk=customer_id)
+        # The record's own savepoint (apply_page) isolates it; Last contact is recomputed per page.
         _, created, changed = interaction_upsert_from_crm(
             customer=customer,
             actor=self.ctx.actor,
@@ -74,5 +101,9 @@ class InteractionPull:
             kind=record.kind,
             values=values,
             contacts=contacts,
+            savepoint=False,
+            refresh_last_contact=False,
         )
+        if changed:
+            self.touched[customer.pk] = customer
         self.ctx.count("created" if created else "updated" if changed else "unchanged")
