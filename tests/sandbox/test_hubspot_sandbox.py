@@ -376,6 +376,55 @@ def test_v4_associations_read_in_batch_and_one_by_one(client, token, companies, 
     assert [t["toObjectId"] for t in more["results"]] == [2000000003] and "paging" not in more
 
 
+def test_changed_contacts_and_engagements_are_searched_and_lead_to_their_companies(
+    client, token, companies
+) -> None:
+    """What an incremental read of dependents asks: a search on the object's own stamp (contacts:
+    lastmodifieddate), a crowded millisecond walked by id, then the associations from the record's side."""
+    crowded, later = T0 + dt.timedelta(minutes=1), T0 + dt.timedelta(minutes=5)
+    SandboxRecord.objects.bulk_create(
+        [*(store.new_record("contacts", str(2000000001 + n), {"email": f"p{n}@c.test"}, created=T0,
+                            modified=crowded) for n in range(3)),
+         store.new_record("contacts", "2000000009", {"email": "late@c.test"}, created=T0, modified=later),
+         store.new_record("emails", "5000000001", {"hs_email_subject": "Hi"}, created=T0, modified=later)]
+    )  # fmt: skip
+    SandboxAssociation.objects.bulk_create(
+        [*store.association_pair("contacts", "2000000002", "1000000001", 279),
+         *store.association_pair("emails", "5000000001", "1000000002", 186)]
+    )  # fmt: skip
+    stamp = {"propertyName": "lastmodifieddate", "operator": "GTE", "value": ms(crowded)}
+    sort = [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
+    body = {"filterGroups": [{"filters": [stamp]}], "sorts": sort, "limit": 200, "after": "0"}
+    found = call(client, "POST", "/crm/v3/objects/contacts/search", token, body).json()
+    assert ids(found)[-1] == "2000000009" and found["total"] == 4
+    assert found["results"][-1]["properties"]["lastmodifieddate"] == "2026-01-01T00:05:00.000Z"
+    tie = [{"propertyName": "lastmodifieddate", "operator": "EQ", "value": ms(crowded)},
+           {"propertyName": "hs_object_id", "operator": "GT", "value": "2000000001"}]  # fmt: skip
+    body = {
+        "filterGroups": [{"filters": tie}],
+        "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+    }
+    assert ids(call(client, "POST", "/crm/v3/objects/contacts/search", token, body).json()) == [
+        "2000000002", "2000000003"
+    ]  # fmt: skip
+    emails = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": ms(crowded)}]}
+        ]
+    }
+    assert ids(call(client, "POST", "/crm/v3/objects/emails/search", token, emails).json()) == ["5000000001"]
+    linked = call(client, "POST", "/crm/v4/associations/contacts/companies/batch/read", token,
+                  {"inputs": [{"id": "2000000002"}, {"id": "2000000003"}]})  # fmt: skip
+    assert linked.status_code == 207  # 2000000003 has no company
+    assert linked.json()["results"] == [{"from": {"id": "2000000002"}, "to": [{
+        "toObjectId": 1000000001,
+        "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None}],
+    }]}]  # fmt: skip
+    email = call(client, "POST", "/crm/v4/associations/emails/companies/batch/read", token,
+                 {"inputs": [{"id": "5000000001"}]}).json()  # fmt: skip
+    assert [t["toObjectId"] for t in email["results"][0]["to"]] == [1000000002]
+
+
 def test_an_engagement_is_created_with_its_associations(client, token, companies) -> None:
     body = {
         "properties": {"hs_timestamp": "2026-01-09T10:00:00Z", "hs_note_body": "QBR went well"},
