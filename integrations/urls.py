@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import connections, oauth, safety, wizard
+from .views import connections, oauth, run_undo, safety, wizard
 
 app_name = "integrations"
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("connections/<int:pk>/runs/<int:run_id>/", connections.run_detail, name="run"),
     path("connections/<int:pk>/why/", safety.why, name="why"),
     path("connections/<int:pk>/runs/<int:run_id>/apply/", connections.run_apply, name="run_apply"),
+    path("connections/<int:pk>/runs/<int:run_id>/undo/", run_undo.run_undo, name="run_undo"),
     path(
         "connections/<int:pk>/runs/<int:run_id>/<str:decision>/",
         safety.decide,
