@@ -86,7 +86,9 @@ def _interaction_create(
         interaction.author = actor.user
     _check(interaction, contact_list)
     interaction.save()
-    interaction.contacts.set(contact_list)
+    if contact_list:
+        # A new row has no contacts yet: add() is one INSERT where set() first reads the current ones.
+        interaction.contacts.add(*contact_list)
     return interaction
 
 
