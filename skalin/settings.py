@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "agreements",
     "interactions",
     "integrations",
+    "crm_migration",
     "healthscore",
     "playbooks",
     "search",

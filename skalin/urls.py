@@ -20,6 +20,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("agreements/", include("agreements.urls")),
     path("interactions/", include("interactions.urls")),
+    path("settings/integrations/migrate/", include("crm_migration.urls")),
     path("settings/integrations/", include("integrations.urls")),
     path("health/", include("healthscore.urls")),
     path("playbooks/", include("playbooks.urls")),
