@@ -50,10 +50,7 @@ class Search:
     properties: list[str]
     filters: list[dict[str, Any]] = field(default_factory=list)
 
-    def page(
-        self, http: CrmHttp, position: SearchPosition
-    ) -> tuple[list[dict[str, Any]], SearchPosition | None]:
-        """One page of results not returned before, and where the next page starts (None: the end)."""
+    def page(self, http: CrmHttp, position: SearchPosition) -> SearchPage:
         body = http.post(
             f"/crm/v3/objects/{self.object_name}/search",
             {
@@ -68,8 +65,18 @@ class Search:
             idempotent=True,
         )
         raw = body.get("results", [])
-        fresh = [r for r in raw if str(r["id"]) not in position.skip]
-        return fresh, next_position(position, raw, next_after(body), self.stamp)
+        return SearchPage(
+            results=[r for r in raw if str(r["id"]) not in position.skip],
+            following=next_position(position, raw, next_after(body), self.stamp),
+            total=int(body.get("total") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    results: list[dict[str, Any]]  # the ones not returned before
+    following: SearchPosition | None  # where the next page starts; None: the end
+    total: int  # all the query's matches, past the 10,000 cap too
 
 
 def position_filters(position: SearchPosition, stamp: str) -> list[dict[str, Any]]:

@@ -535,12 +535,55 @@ def test_changed_contacts_past_the_search_cap_are_all_read_once() -> None:
     responses.add_callback(responses.POST, search_url("contacts"), callback=search)
     responses.add_callback(responses.POST, assoc_url("contacts", "companies"), callback=associations)
     since = dt.datetime(2025, 10, 1, tzinfo=dt.UTC)
-    records = read_everything(make(), request(ObjectType.CONTACTS, since=since, scope_ids=["101"]))
+    scope = ["101", *(str(n) for n in range(200_000, 206_000))]  # enough companies for changes to search
+    records = read_everything(make(), request(ObjectType.CONTACTS, since=since, scope_ids=scope))
     ids = [r.external_id for r in records]
     assert len(ids) == len(set(ids)) == len(stamps)
     searches = [sent(c) for c in responses.calls if str(c.request.url) == search_url("contacts")]
     assert max(int(body["after"]) for body in searches) < 10_000
     assert {body["sorts"][0]["propertyName"] for body in searches} == {"lastmodifieddate", "hs_object_id"}
+
+
+@responses.activate
+def test_a_bulk_change_is_read_through_the_synced_companies_instead_of_searched() -> None:
+    bulk = {**fixture("contacts_search_changed"), "total": 48_000, "paging": {"next": {"after": "200"}}}
+    responses.add(responses.POST, search_url("contacts"), json=bulk)
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        json=fixture("associations_companies_contacts"),
+        status=207,
+    )
+    responses.add(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        json=fixture("associations_companies_contacts_more"),
+    )
+    responses.add(responses.POST, batch_url("contacts"), json=fixture("contacts_batch_read"))
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    page = make().read_page(request(ObjectType.CONTACTS, since=since, scope_ids=["101", "102", "103"]))
+    assert page.next_cursor is None
+    assert sorted(r.external_id for r in page.records) == ["201", "203", "204"]  # 202 is older than since
+    assert [str(c.request.url) for c in responses.calls] == [
+        search_url("contacts"), *[assoc_url("companies", "contacts")] * 2, batch_url("contacts")
+    ]  # fmt: skip
+
+
+@responses.activate
+def test_a_bulk_change_read_through_the_companies_resumes_as_such() -> None:
+    scope = [str(1000 + n) for n in range(1050)]
+    links = one_contact_each(scope) | {"1000": ["91000", "78"]}
+    bulk = {"total": 1_000_000, "results": [], "paging": {"next": {"after": "200"}}}
+    responses.add(responses.POST, search_url("contacts"), json=bulk)
+    responses.add_callback(
+        responses.POST, assoc_url("companies", "contacts"), callback=FakeAssociations(links, 280)
+    )
+    responses.add_callback(responses.POST, batch_url("contacts"), callback=FakeBatchRead())
+    base = request(ObjectType.CONTACTS, since=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), scope_ids=scope)
+    first = make().read_page(base)
+    rest = read_everything(make(), ReadRequest(**{**base.__dict__, "cursor": first.next_cursor}))
+    assert len(first.records) == 1000 and len(rest) == 51
+    assert sum(str(c.request.url) == search_url("contacts") for c in responses.calls) == 1
 
 
 @responses.activate
@@ -552,7 +595,9 @@ def test_changed_deals_that_are_not_won_are_dropped_before_their_companies_are_r
     responses.add(responses.GET, f"{API}/crm/v3/pipelines/deals", json=fixture("pipelines_deals"))
     options = {"object": "deals", "pipelines": [], "won_only": True}
     page = make().read_page(
-        request(ObjectType.AGREEMENTS, since=SINCE, options=options, scope_ids=["101"], fields=["amount"])
+        request(
+            ObjectType.AGREEMENTS, since=SINCE, options=options, scope_ids=["101", "102"], fields=["amount"]
+        )
     )
     assert [(r.external_id, r.links) for r in page.records] == [("301", {"customers": ["101"]})]
     assert page.records[0].fields["dealname"] == "Acme renewal 2026"
