@@ -217,6 +217,37 @@ def customer_create(
     team_members: Iterable[Any] = (),
     custom_values: dict[str, Any] | None = None,
 ) -> Customer:
+    return _customer_create(
+        workspace=workspace,
+        actor=actor,
+        name=name,
+        domain=domain,
+        ref_id=ref_id,
+        owner=owner,
+        phase=phase,
+        health_profile=health_profile,
+        parent=parent,
+        tags=tags,
+        team_members=team_members,
+        custom_values=custom_values,
+    )
+
+
+def _customer_create(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    name: str,
+    domain: str = "",
+    ref_id: str = "",
+    owner: Any = None,
+    phase: Phase | None = None,
+    health_profile: HealthProfile | None = None,
+    parent: Customer | None = None,
+    tags: Iterable[Tag] = (),
+    team_members: Iterable[Any] = (),
+    custom_values: dict[str, Any] | None = None,
+) -> Customer:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A customer needs a name."})
@@ -254,6 +285,10 @@ def customer_update(*, customer: Customer, actor: Actor, **fields: Any) -> Custo
     """Change some of a customer's fields; every change lands in the change history.
 
     `tags` replaces the tag set; `custom_values` updates the given keys (None removes one)."""
+    return _customer_update(customer=customer, actor=actor, **fields)
+
+
+def _customer_update(*, customer: Customer, actor: Actor, **fields: Any) -> Customer:
     workspace = customer.workspace
     tags = fields.pop("tags", None)
     team_members = fields.pop("team_members", None)
@@ -370,6 +405,35 @@ def contact_create(
     role_tags: Iterable[str] = (),
     custom_values: dict[str, Any] | None = None,
 ) -> Contact:
+    return _contact_create(
+        customer=customer,
+        actor=actor,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        secondary_emails=secondary_emails,
+        phone=phone,
+        title=title,
+        ref_id=ref_id,
+        role_tags=role_tags,
+        custom_values=custom_values,
+    )
+
+
+def _contact_create(
+    *,
+    customer: Customer,
+    actor: Actor,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    secondary_emails: Iterable[str] = (),
+    phone: str = "",
+    title: str = "",
+    ref_id: str = "",
+    role_tags: Iterable[str] = (),
+    custom_values: dict[str, Any] | None = None,
+) -> Contact:
     email = (email or "").strip().lower()
     if not (first_name.strip() or last_name.strip() or email):
         raise ValidationError("A contact needs a name or an email.")
@@ -412,6 +476,10 @@ CONTACT_FIELDS = (
 
 @transaction.atomic
 def contact_update(*, contact: Contact, actor: Actor, **fields: Any) -> Contact:
+    return _contact_update(contact=contact, actor=actor, **fields)
+
+
+def _contact_update(*, contact: Contact, actor: Actor, **fields: Any) -> Contact:
     unknown = set(fields) - set(CONTACT_FIELDS)
     if unknown:
         raise TypeError(f"contact_update() cannot set {sorted(unknown)}")
@@ -490,7 +558,6 @@ def _merge_crm_values(
     return updates
 
 
-@transaction.atomic
 def customer_upsert_from_crm(
     *,
     workspace: Workspace,
@@ -502,59 +569,63 @@ def customer_upsert_from_crm(
     crm_tags: Iterable[str] = (),
     source: str,
     external_id: str,
+    savepoint: bool = True,
 ) -> CrmUpsertResult:
     """Create or update a customer from CRM values. `values` keys: name, domain, ref_id, owner, phase,
     health_profile, custom:<key>. Tags: only those in `managed_tags` (the ones the mapping can produce)
-    are added or removed; tags added by hand stay. A new customer without a phase gets the default."""
-    result = CrmUpsertResult(row=customer)
-    custom = {
-        key.removeprefix("custom:"): value for key, value in values.items() if key.startswith("custom:")
-    }
-    plain = {key: value for key, value in values.items() if not key.startswith("custom:")}
-    if customer is None:
-        if _blank(plain.get("name")):
-            raise ValidationError({"name": "The CRM record has no name."})
-        customer = customer_create(
-            workspace=workspace,
-            actor=actor,
-            name=plain["name"],
-            domain=plain.get("domain") or "",
-            ref_id=plain.get("ref_id") or "",
-            owner=plain.get("owner"),
-            phase=plain.get("phase"),
-            health_profile=plain.get("health_profile"),
-            custom_values={key: value for key, value in custom.items() if not _blank(value)},
+    are added or removed; tags added by hand stay. A new customer without a phase gets the default. A sync passes `savepoint=False` when its own savepoint
+    already isolates this write."""
+    with transaction.atomic(savepoint=savepoint):
+        result = CrmUpsertResult(row=customer)
+        custom = {
+            key.removeprefix("custom:"): value for key, value in values.items() if key.startswith("custom:")
+        }
+        plain = {key: value for key, value in values.items() if not key.startswith("custom:")}
+        if customer is None:
+            if _blank(plain.get("name")):
+                raise ValidationError({"name": "The CRM record has no name."})
+            customer = _customer_create(
+                workspace=workspace,
+                actor=actor,
+                name=plain["name"],
+                domain=plain.get("domain") or "",
+                ref_id=plain.get("ref_id") or "",
+                owner=plain.get("owner"),
+                phase=plain.get("phase"),
+                health_profile=plain.get("health_profile"),
+                custom_values={key: value for key, value in custom.items() if not _blank(value)},
+            )
+            result.row, result.created = customer, True
+        else:
+            current = {key: getattr(customer, key) for key in plain}
+            updates = _merge_crm_values(current, plain, clearable, result)
+            current_custom = {key: customer.custom_values.get(key) for key in custom}
+            custom_clearable = [key.removeprefix("custom:") for key in clearable if key.startswith("custom:")]
+            custom_updates = _merge_crm_values(current_custom, custom, custom_clearable, result)
+            if custom_updates:
+                updates["custom_values"] = {
+                    key: (None if _blank(v) else v) for key, v in custom_updates.items()
+                }
+            if updates:
+                _customer_update(customer=customer, actor=actor, **updates)
+                result.changed.extend(sorted(updates))
+        if managed_tags is not None:
+            managed = {name.casefold() for name in managed_tags}
+            wanted = {name.casefold(): name for name in crm_tags}
+            current_tags = list(customer.tags.all())
+            keep = [tag for tag in current_tags if tag.name.casefold() not in managed]
+            new_tags = keep + tags_get_or_create(workspace=workspace, names=wanted.values())
+            if {t.pk for t in new_tags} != {t.pk for t in current_tags}:
+                _customer_update(customer=customer, actor=actor, tags=new_tags)
+                result.changed.append("tags")
+        CustomerSource.objects.update_or_create(
+            customer=customer,
+            source=source,
+            defaults={"external_id": external_id, "last_synced_at": timezone.now()},
         )
-        result.row, result.created = customer, True
-    else:
-        current = {key: getattr(customer, key) for key in plain}
-        updates = _merge_crm_values(current, plain, clearable, result)
-        current_custom = {key: customer.custom_values.get(key) for key in custom}
-        custom_clearable = [key.removeprefix("custom:") for key in clearable if key.startswith("custom:")]
-        custom_updates = _merge_crm_values(current_custom, custom, custom_clearable, result)
-        if custom_updates:
-            updates["custom_values"] = {key: (None if _blank(v) else v) for key, v in custom_updates.items()}
-        if updates:
-            customer_update(customer=customer, actor=actor, **updates)
-            result.changed.extend(sorted(updates))
-    if managed_tags is not None:
-        managed = {name.casefold() for name in managed_tags}
-        wanted = {name.casefold(): name for name in crm_tags}
-        current_tags = list(customer.tags.all())
-        keep = [tag for tag in current_tags if tag.name.casefold() not in managed]
-        new_tags = keep + tags_get_or_create(workspace=workspace, names=wanted.values())
-        if {t.pk for t in new_tags} != {t.pk for t in current_tags}:
-            customer_update(customer=customer, actor=actor, tags=new_tags)
-            result.changed.append("tags")
-    CustomerSource.objects.update_or_create(
-        customer=customer,
-        source=source,
-        defaults={"external_id": external_id, "last_synced_at": timezone.now()},
-    )
-    return result
+        return result
 
 
-@transaction.atomic
 def contact_upsert_from_crm(
     *,
     customer: Customer,
@@ -564,57 +635,62 @@ def contact_upsert_from_crm(
     clearable: Iterable[str] = (),
     managed_roles: Iterable[str] = (),
     crm_roles: Iterable[str] | None = None,
+    savepoint: bool = True,
 ) -> CrmUpsertResult:
     """Create or update a contact from CRM values (first_name, last_name, email, phone, title, ref_id,
     custom:<key>). Role tags: only the mapped ones (`managed_roles`) move; `crm_roles` None means the CRM
-    said nothing about them (blank fields), so they stay."""
-    result = CrmUpsertResult(row=contact)
-    custom = {
-        key.removeprefix("custom:"): value for key, value in values.items() if key.startswith("custom:")
-    }
-    plain = {key: value for key, value in values.items() if not key.startswith("custom:")}
-    managed = set(managed_roles)
-    if contact is None:
-        contact = contact_create(
-            customer=customer,
-            actor=actor,
-            **{key: value or "" for key, value in plain.items()},
-            role_tags=sorted(set(crm_roles or ()) & managed),
-            custom_values={key: value for key, value in custom.items() if not _blank(value)},
-        )
-        result.row, result.created = contact, True
+    said nothing about them (blank fields), so they stay. A sync passes `savepoint=False` when its own
+    savepoint already isolates this write."""
+    with transaction.atomic(savepoint=savepoint):
+        result = CrmUpsertResult(row=contact)
+        custom = {
+            key.removeprefix("custom:"): value for key, value in values.items() if key.startswith("custom:")
+        }
+        plain = {key: value for key, value in values.items() if not key.startswith("custom:")}
+        managed = set(managed_roles)
+        if contact is None:
+            contact = _contact_create(
+                customer=customer,
+                actor=actor,
+                **{key: value or "" for key, value in plain.items()},
+                role_tags=sorted(set(crm_roles or ()) & managed),
+                custom_values={key: value for key, value in custom.items() if not _blank(value)},
+            )
+            result.row, result.created = contact, True
+            return result
+        current = {key: getattr(contact, key) for key in plain}
+        updates = _merge_crm_values(current, plain, clearable, result)
+        if custom:
+            current_custom = {key: contact.custom_values.get(key) for key in custom}
+            custom_clearable = [key.removeprefix("custom:") for key in clearable if key.startswith("custom:")]
+            custom_updates = _merge_crm_values(current_custom, custom, custom_clearable, result)
+            if custom_updates:
+                merged = dict(contact.custom_values)
+                for key, value in custom_updates.items():
+                    if _blank(value):
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = value
+                updates["custom_values"] = merged
+        if crm_roles is not None and managed:
+            roles = [tag for tag in contact.role_tags if tag not in managed] + sorted(
+                set(crm_roles) & managed
+            )
+            if sorted(roles) != sorted(contact.role_tags):
+                updates["role_tags"] = roles
+        if contact.customer_id != customer.pk:
+            # The CRM moved the person to another company: follow it, and say so in both histories.
+            changelog_record(
+                customer=contact.customer,
+                actor=actor,
+                object_type="contact",
+                object_id=contact.pk,
+                changes=[("contact moved to", "", str(customer))],
+            )
+            contact.customer = customer
+            contact.save(update_fields=["customer", "updated_at"])
+            result.changed.append("customer")
+        if updates:
+            _contact_update(contact=contact, actor=actor, **updates)
+            result.changed.extend(sorted(updates))
         return result
-    current = {key: getattr(contact, key) for key in plain}
-    updates = _merge_crm_values(current, plain, clearable, result)
-    if custom:
-        current_custom = {key: contact.custom_values.get(key) for key in custom}
-        custom_clearable = [key.removeprefix("custom:") for key in clearable if key.startswith("custom:")]
-        custom_updates = _merge_crm_values(current_custom, custom, custom_clearable, result)
-        if custom_updates:
-            merged = dict(contact.custom_values)
-            for key, value in custom_updates.items():
-                if _blank(value):
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
-            updates["custom_values"] = merged
-    if crm_roles is not None and managed:
-        roles = [tag for tag in contact.role_tags if tag not in managed] + sorted(set(crm_roles) & managed)
-        if sorted(roles) != sorted(contact.role_tags):
-            updates["role_tags"] = roles
-    if contact.customer_id != customer.pk:
-        # The CRM moved the person to another company: follow it, and say so in both histories.
-        changelog_record(
-            customer=contact.customer,
-            actor=actor,
-            object_type="contact",
-            object_id=contact.pk,
-            changes=[("contact moved to", "", str(customer))],
-        )
-        contact.customer = customer
-        contact.save(update_fields=["customer", "updated_at"])
-        result.changed.append("customer")
-    if updates:
-        contact_update(contact=contact, actor=actor, **updates)
-        result.changed.extend(sorted(updates))
-    return result

@@ -68,14 +68,19 @@ class ContactPull:
         self.customers.load(records)
         self.refs.load(record.external_id for record in records)
         linked = [ref.local_id for ref in self.refs.loaded.values() if ref is not None]
-        emails = set()
+        emails: set[str] = set()
         for record in records:
             for m in self.maps:
                 if m.local_field == "email":
                     emails.add(clean_text(raw(record, m), max_length=254).lower())
         emails.discard("")
-        found = Contact.objects.filter(
-            Q(pk__in=linked) | Q(email__in=sorted(emails)), workspace=self.ctx.workspace
+        wanted = Q(pk__in=linked) if linked else Q()
+        if emails:
+            wanted = wanted | Q(email__in=sorted(emails)) if linked else Q(email__in=sorted(emails))
+        found = (
+            Contact.objects.filter(wanted, workspace=self.ctx.workspace)
+            if linked or emails
+            else Contact.objects.none()
         )
         self.rows = {contact.pk: contact for contact in found}
         self.by_email = {}
@@ -136,6 +141,7 @@ class ContactPull:
             clearable=[m.local_field for m in self.maps if m.clearable],
             managed_roles=managed,
             crm_roles=roles,
+            savepoint=False,  # the record's own savepoint (apply_page) isolates it
         )
         self.ctx.count("created" if result.created else "updated" if result.changed else "unchanged")
         self.ctx.count("skipped_empty", len(result.kept))

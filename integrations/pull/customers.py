@@ -347,6 +347,7 @@ class CustomerPull:
             crm_tags=tags or [],
             source=self.ctx.connection.crm,
             external_id=record.external_id,
+            savepoint=False,  # the record's own savepoint (apply_page) isolates it
         )
         row: Customer = result.row
         label = row.name

@@ -675,7 +675,9 @@ def test_one_bad_record_of_a_page_is_quarantined_and_the_others_land(connection,
     for n in range(4):
         crm.put("interactions", f"k{n}", kind="call", subject=f"Call {n}", occurred_at=f"2026-01-0{n + 1}T10:00:00Z",
                 links={"customers": ["c1"]})  # fmt: skip
-    crm.put("interactions", "bad", kind="call", subject="No date", occurred_at="", links={"customers": ["c1"]})
+    crm.put(
+        "interactions", "bad", kind="call", subject="No date", occurred_at="", links={"customers": ["c1"]}
+    )
 
     result = run(connection, crm)
     assert result.status == SyncRun.Status.SUCCEEDED
@@ -739,7 +741,10 @@ def test_two_crm_contacts_with_one_email_in_a_page_link_the_first_and_quarantine
 
     run(connection, crm)
     assert Contact.objects.filter(workspace=workspace).count() == 1
-    assert "ann@acme.com is already the contact of HubSpot record p1" in QuarantinedRecord.objects.get(external_id="p2").reason
+    assert (
+        "ann@acme.com is already the contact of HubSpot record p1"
+        in QuarantinedRecord.objects.get(external_id="p2").reason
+    )
 
 
 def test_the_links_held_are_those_of_the_page_not_the_whole_connection(connection, crm, workspace):
@@ -795,3 +800,21 @@ def test_the_sql_statements_of_a_page_do_not_grow_with_the_links_held_nor_per_re
     # A run that reads nothing new costs the same whatever number of records was synced before.
     with django_assert_max_num_queries(len(ten)):
         run(connection, crm)
+
+
+def test_a_contact_moved_and_refused_in_the_same_record_stays_where_it_was(connection, crm, workspace):
+    """The contact service writes the move (and its history) before its email check refuses the update:
+    both vanish with the record, since the record's savepoint is the one that isolates it."""
+    crm.put("customers", "c1", name="Acme")
+    crm.put("customers", "c2", name="Beta")
+    block(connection, ObjectType.CONTACTS, mappings=[("email", "email")])
+    crm.put("contacts", "p1", email="ann@acme.com", links={"customers": ["c1"]})
+    crm.put("contacts", "p2", email="bob@beta.com", links={"customers": ["c2"]})
+    run(connection, crm)
+
+    crm.change("contacts", "p1", email="bob@beta.com", links={"customers": ["c2"]})
+    run(connection, crm)
+    ann = Contact.objects.get(email="ann@acme.com")
+    assert ann.customer.name == "Acme"
+    assert "already the email of" in QuarantinedRecord.objects.get(external_id="p1").reason
+    assert not ChangeLog.objects.filter(field="contact moved to").exists()
