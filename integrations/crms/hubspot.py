@@ -75,6 +75,8 @@ ENGAGEMENTS: dict[str, Engagement] = {
     "note": Engagement("notes", 190, 202, "", "hs_note_body", "hs_timestamp"),
 }  # fmt: skip
 KIND_OF = {spec.object: kind for kind, spec in ENGAGEMENTS.items()}  # "emails" -> "email"
+# The modification stamp's property: contacts differ (crm-apis.md §1.3); the others use hs_lastmodifieddate.
+STAMPS = {"contacts": "lastmodifieddate"}
 DIRECTIONS = {"INCOMING_EMAIL": "incoming", "EMAIL": "outgoing", "FORWARDED_EMAIL": "outgoing",
               "INBOUND": "incoming", "OUTBOUND": "outgoing"}  # fmt: skip
 
@@ -396,11 +398,9 @@ class HubSpot(Connector):
         found = [
             r
             for r in self._batch_read(name, ready, self._properties(request, name))
-            if self._keeps(request, r)
+            if self._keeps(request, r) and self._changed(request, name, r)
         ]
         records = self._records(request, name, found, linked)
-        if request.since is not None:  # an incremental read that found too many changes to search them
-            records = [r for r in records if r.modified_at is None or r.modified_at >= request.since]
         if not more:
             return records, None
         carry = {i: linked[i] for i in ids[len(ready) :]}
@@ -412,7 +412,7 @@ class HubSpot(Connector):
         """An incremental read: one page of the object's search on its modification time, kept when linked
         to a synced company (found through the v4 associations, 100 records a call)."""
         position = SearchPosition(**cursor.search) if cursor.search else SearchPosition(floor=ms(since))
-        stamp = "lastmodifieddate" if name == "contacts" else "hs_lastmodifieddate"
+        stamp = STAMPS.get(name, "hs_lastmodifieddate")
         page = Search(name, stamp, self._properties(request, name)).page(self.http, position)
         if cursor.search is None and page.total > FULL_READ_FROM * len(request.scope_ids or ()):
             # A bulk change (an import, a workflow touching every contact): searching costs 1.5 calls per 100
@@ -437,6 +437,14 @@ class HubSpot(Connector):
         wanted = (spec.subject, spec.body, spec.time, spec.direction, "hs_timestamp", "hs_email_from_email",
                   "hs_lastmodifieddate")  # fmt: skip
         return list(dict.fromkeys(p for p in wanted if p))
+
+    @staticmethod
+    def _changed(request: ReadRequest, name: str, raw: dict[str, Any]) -> bool:
+        """Whether a record read through the companies changed since the cursor (always, in a full read)."""
+        if request.since is None:  # a full read; else an incremental one that found a bulk change
+            return True
+        modified = moment((raw.get("properties") or {}).get(STAMPS.get(name, "hs_lastmodifieddate")))
+        return modified is None or modified >= request.since
 
     def _keeps(self, request: ReadRequest, raw: dict[str, Any]) -> bool:
         """Deals: the chosen pipelines (none chosen: all), won ones only unless told otherwise."""
