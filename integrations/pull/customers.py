@@ -89,7 +89,7 @@ class CustomerPull:
         self.merge_keys = list(self.options.get("merge_keys") or DEFAULT_MERGE_KEYS)
         workspace = ctx.workspace
         self.refs = Refs(ctx, ObjectType.CUSTOMERS)
-        self.index = CustomerIndex.build(workspace.pk, self.merge_keys)
+        self._index: CustomerIndex | None = None
         self.phases = {p.technical_name: p for p in Phase.objects.filter(workspace=workspace)}
         self.phase_labels = {p.label.casefold(): p for p in self.phases.values()}
         self.profiles = {p.name.casefold(): p for p in HealthProfile.objects.filter(workspace=workspace)}
@@ -104,6 +104,14 @@ class CustomerPull:
         self.rows: dict[int, Customer] = {}
         self.user_emails: dict[str, str] = {}
         self.matched_by = ""
+
+    @property
+    def index(self) -> CustomerIndex:
+        """Built when a record without a link first needs the merge keys: a run that only updates linked
+        customers never reads the whole workspace."""
+        if self._index is None:
+            self._index = CustomerIndex.build(self.ctx.workspace.pk, self.merge_keys)
+        return self._index
 
     def run(self) -> None:
         state = state_for(self.ctx, self.setting)
@@ -369,14 +377,15 @@ class CustomerPull:
         if result.created:
             self.ctx.note("create", {"external_id": record.external_id, "label": label})
             self.ctx.count("created")
-            self.index.add(
-                row.pk,
-                name=row.name,
-                domain=row.domain,
-                ref_id=row.ref_id,
-                custom=row.custom_values,
-                merge_keys=self.merge_keys,
-            )
+            if self._index is not None:  # else it is built later, from the database, with this row
+                self._index.add(
+                    row.pk,
+                    name=row.name,
+                    domain=row.domain,
+                    ref_id=row.ref_id,
+                    custom=row.custom_values,
+                    merge_keys=self.merge_keys,
+                )
         elif result.changed:
             self.ctx.count("updated")
         else:

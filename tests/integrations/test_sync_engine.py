@@ -818,3 +818,26 @@ def test_a_contact_moved_and_refused_in_the_same_record_stays_where_it_was(conne
     assert ann.customer.name == "Acme"
     assert "already the email of" in QuarantinedRecord.objects.get(external_id="p1").reason
     assert not ChangeLog.objects.filter(field="contact moved to").exists()
+
+
+def test_the_merge_key_index_is_built_only_when_a_record_without_a_link_needs_it(
+    connection, crm, workspace, monkeypatch
+):
+    from integrations.pull.customers import CustomerIndex
+
+    builds = []
+    build = CustomerIndex.build
+    monkeypatch.setattr(CustomerIndex, "build", lambda *args: builds.append(1) or build(*args))
+    crm.put("customers", "c1", name="Acme")
+    run(connection, crm)
+    assert len(builds) == 1
+
+    crm.change("customers", "c1", domain="acme.com")
+    run(connection, crm)
+    assert len(builds) == 1  # an update of a linked customer reads no other customer
+
+    CustomerFactory(workspace=workspace, name="Beta Corp")
+    crm.put("customers", "c2", name="beta corp")
+    run(connection, crm)
+    assert len(builds) == 2
+    assert Customer.objects.filter(workspace=workspace).count() == 2
