@@ -9,6 +9,7 @@ portal's size.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import html
 import json
@@ -93,11 +94,13 @@ class DependentCursor:
     """Where a listing of contacts, deals or engagements resumes (the opaque page cursor, as JSON).
 
     `part` indexes the HubSpot objects read one after the other (the engagement kinds). A full read walks
-    the synced companies (`offset`) and carries the records found linked but not read yet (`carry`, fewer
-    than 100: {record id: company ids}); an incremental read walks the object's search (`search`)."""
+    the synced companies in id order (`after`: the last one read; a keyset, so that companies synced or
+    dropped before a crashed listing resumes shift nothing) and carries the records found linked but not
+    read yet (`carry`, fewer than 100: {record id: company ids}); an incremental read walks the object's
+    search (`search`)."""
 
     part: int = 0
-    offset: int = 0
+    after: str = ""
     carry: dict[str, list[str]] = field(default_factory=dict)
     search: dict[str, Any] | None = None
     full: bool = False  # an incremental read gone through the companies (FULL_READ_FROM)
@@ -106,8 +109,8 @@ class DependentCursor:
     def parse(cls, cursor: str | None) -> Self:
         if not cursor:
             return cls()
-        if cursor.isdigit():  # a company offset, left by a listing read 100 companies a page
-            return cls(offset=int(cursor))
+        if cursor.isdigit():  # an offset left by the former paging (100 companies a page): start over
+            return cls()
         return cls(**json.loads(cursor))
 
 
@@ -383,16 +386,16 @@ class HubSpot(Connector):
         """A full read: the records linked to the next COMPANIES_PER_PAGE synced companies, read in batches
         of 100; the fewer than 100 left over wait for the next page, so only the listing's last batch is
         short."""
-        scope = list(request.scope_ids or [])
-        chunk = scope[cursor.offset : cursor.offset + COMPANIES_PER_PAGE]
+        scope = sorted(set(request.scope_ids or ()))
+        start = bisect.bisect_right(scope, cursor.after) if cursor.after else 0
+        chunk = scope[start : start + COMPANIES_PER_PAGE]
         linked = {record_id: list(companies) for record_id, companies in cursor.carry.items()}
         for company, related in self._associated("companies", name, chunk).items():
             for record_id in related:
                 companies = linked.setdefault(record_id, [])
                 if company not in companies:
                     companies.append(company)
-        offset = cursor.offset + len(chunk)
-        more = offset < len(scope)
+        more = start + len(chunk) < len(scope)
         ids = list(linked)
         ready = ids[: len(ids) - len(ids) % BATCH_LIMIT] if more else ids
         found = [
@@ -404,7 +407,7 @@ class HubSpot(Connector):
         if not more:
             return records, None
         carry = {i: linked[i] for i in ids[len(ready) :]}
-        return records, DependentCursor(cursor.part, offset, carry, full=cursor.full)
+        return records, DependentCursor(cursor.part, chunk[-1], carry, full=cursor.full)
 
     def _changed_page(
         self, request: ReadRequest, name: str, cursor: DependentCursor, since: dt.datetime

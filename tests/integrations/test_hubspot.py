@@ -383,14 +383,30 @@ def test_a_listing_resumes_from_the_cursor_of_its_last_page() -> None:
 
 
 @responses.activate
-def test_a_cursor_left_by_the_hundred_companies_paging_resumes_at_its_company() -> None:
+def test_a_cursor_left_by_the_hundred_companies_paging_starts_the_listing_over() -> None:
     scope = [str(1000 + n) for n in range(150)]
     associations = FakeAssociations(one_contact_each(scope), 280)
     responses.add_callback(responses.POST, assoc_url("companies", "contacts"), callback=associations)
     responses.add_callback(responses.POST, batch_url("contacts"), callback=FakeBatchRead())
     page = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope, cursor="100"))
     assert page.next_cursor is None
-    assert sorted(r.external_id for r in page.records) == [f"9{c}" for c in scope[100:]]
+    assert sorted(r.external_id for r in page.records) == [f"9{c}" for c in scope]
+
+
+@responses.activate
+def test_companies_synced_or_dropped_before_a_listing_resumes_shift_no_other_company() -> None:
+    scope = [str(1000 + n) for n in range(1500)]
+    responses.add_callback(
+        responses.POST,
+        assoc_url("companies", "contacts"),
+        callback=FakeAssociations(one_contact_each(scope), 280),
+    )
+    responses.add_callback(responses.POST, batch_url("contacts"), callback=FakeBatchRead())
+    first = make().read_page(request(ObjectType.CONTACTS, scope_ids=scope))
+    # Before the next run resumes the listing, a company of the first page left the selection.
+    resumed = [c for c in scope if c != "1003"]
+    rest = read_everything(make(), request(ObjectType.CONTACTS, scope_ids=resumed, cursor=first.next_cursor))
+    assert sorted(r.external_id for r in first.records + rest) == sorted(f"9{c}" for c in scope)
 
 
 @responses.activate
