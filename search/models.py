@@ -2,8 +2,9 @@
 
 The rows are rebuilt by `search.services.search_index_pass` (beat, every 15 minutes) from the source rows'
 `updated_at`; they are never written by the customer, contact or agreement services. On PostgreSQL the
-migrations add a generated `vector` column (tsvector of the unaccented search text) with a GIN index and a
-trigram index on `search_text`; the ORM does not know those columns, `search.selectors` queries them."""
+migrations add a generated `vector` column (tsvector of the unaccented search text) with a GIN index, a
+trigram index on `search_text` (substring matches: CJK, digits) and one on `SearchWord.word` (typos); the
+ORM does not know those columns and indexes, `search.selectors` queries them."""
 
 from __future__ import annotations
 
@@ -39,6 +40,23 @@ class SearchEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.object_id}: {self.title}"
+
+
+class SearchWord(models.Model):
+    """A distinct word of a workspace's index, letters only: where a misspelt query word is corrected.
+
+    Trigram similarity against these few thousand short words is cheap, where the same comparison
+    against every entry's whole text rechecked thousands of rows. The index pass adds the words of the
+    entries it writes; the full pass also drops the words no entry holds any more."""
+
+    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="+")
+    word = models.CharField(max_length=60)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "word"], name="search_word_unique")]
+
+    def __str__(self) -> str:
+        return self.word
 
 
 class SearchIndexState(models.Model):

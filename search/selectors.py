@@ -1,27 +1,53 @@
 """The header search's queries, always from `visible()`.
 
 PostgreSQL: every word must match as a word prefix in the GIN-indexed tsvector of the unaccented text
-(`'acme':* & 'corp':*`); when nothing matches, trigram word similarity on the same text finds the typos
-("globx" -> "Globex"). SQLite: every word must match the start of a word of the normalised text with
-LIKE. Words in scripts written without spaces (CJK) match anywhere in the text, on both."""
+(`'acme':* & 'corp':*`). When nothing matches, each word of 3+ letters is corrected against the
+workspace's dictionary of words (`SearchWord`, trigram-indexed): "globx" becomes `'globx':* | 'globex':*`,
+and the same full-text query runs again. SQLite: every word must match the start of a word of the
+normalised text with LIKE, and typos are not corrected. Words in scripts written without spaces (CJK) and
+numbers match anywhere in the text, on both.
+
+Results are ordered by title. On PostgreSQL that order and the match do not share an index, so the plan is
+chosen from the number of matches rather than left to estimates the planner gets wrong both ways (see
+bench/README.md): up to MATCH_CAP matches are read from the GIN index and sorted, which is exact whenever
+they are all there; past it, the first WALK rows of the kind in title order are tested, which is exact when
+enough of them match; otherwise the rows found by the walk come first, then the best titles of the capped
+set (a common word whose rows sit late in the alphabet: the list says more rows match)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import QuerySet
 
 from workspaces.access import visible
 from workspaces.models import Membership
 
-from .models import Kind, SearchEntry
-from .text import matches_anywhere, query_tokens
+from .models import Kind, SearchEntry, SearchWord
+from .text import correctable, matches_anywhere, query_tokens, word_parts
 
-# Trigram word similarity a typo must reach (pg_trgm's default, 0.6, misses one wrong letter in 6).
+# Trigram word similarity a correction must reach (pg_trgm's default, 0.6, misses one wrong letter in 6).
 TYPO_THRESHOLD = 0.45
+# Corrections kept per query word, the closest first (symmetric similarity, so that a longer word
+# containing the query's letters does not outrank a one-letter fix).
+CORRECTIONS_PER_WORD = 3
+# Corrections much further from the typed word than the closest one are dropped ("wilow" is "willow",
+# not also "wilson").
+CORRECTION_MARGIN = 0.1
+# A correction's length may differ from the typed word's by this much (a letter dropped or doubled twice).
+CORRECTION_LENGTH_SLACK = 2
 MIN_QUERY_LENGTH = 2
+# Words of at most this many letters are matched as a filter when the query has longer ones.
+SHORT_PREFIX = 2
+# Matches read from the GIN index and sorted by title; more than this and the title walk is tried.
+MATCH_CAP = 500
+# Rows of a kind tested in title order before the GIN index is asked.
+WALK = 1000
+ENTRY_COLUMNS = ("id", "kind", "object_id", "customer_id", "title", "subtitle")
 
 
 @dataclass
@@ -38,6 +64,8 @@ class SearchResults:
     tokens: list[str]
     groups: list[KindResults] = field(default_factory=list)
     typo_matches: bool = False  # nothing matched as typed; these are close spellings
+    # Each misspelt word with the words it was read as, for the page to say so.
+    corrections: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -56,57 +84,263 @@ def _word_prefix_sql(token: str) -> tuple[str, list[str]]:
     return "(' ' || search_text) LIKE %s ESCAPE '\\'", [f"% {_like_escape(token)}%"]
 
 
-def _match(rows: QuerySet[SearchEntry], tokens: list[str]) -> QuerySet[SearchEntry]:
-    words = [token for token in tokens if not matches_anywhere(token)]
+def _tsquery(tokens: list[str], corrections: dict[str, list[str]]) -> str:
+    """`'acme':* & ('globx':* | 'globex':*)`: every word, each also as any of its corrections."""
+    terms = []
     for token in tokens:
-        if matches_anywhere(token):
-            rows = rows.filter(search_text__contains=token)
+        # The typed word as a prefix, its corrections as whole words (they are words of the index).
+        alternatives = [f"'{token}':*", *[f"'{word}'" for word in corrections.get(token, [])]]
+        ored = " | ".join(alternatives)
+        terms.append(f"({ored})" if len(alternatives) > 1 else ored)
+    return " & ".join(terms)
+
+
+@dataclass
+class Condition:
+    clauses: list[str]  # on the unqualified columns `vector` and `search_text`, ANDed
+    params: list[str]
+    # An index narrows the rows to few: a word longer than SHORT_PREFIX, or a substring (trigrams).
+    selective: bool
+
+
+def _condition(tokens: list[str], corrections: dict[str, list[str]]) -> Condition:
+    """The WHERE clauses every match meets."""
+    condition = Condition(clauses=[], params=[], selective=False)
+    words = []
+    postgres = connection.vendor == "postgresql"
+    for token in tokens:
+        # PostgreSQL's parser splits "s-027485" into 's' and '-027485' anyway; split it alike here, so that
+        # each part is matched (and indexed, or not) on its own.
+        for part in word_parts(token) if postgres else [token]:
+            if matches_anywhere(part):
+                condition.clauses.append("search_text LIKE %s ESCAPE '\\'")
+                condition.params.append(f"%{_like_escape(part)}%")
+                condition.selective = True
+            elif part not in words:
+                words.append(part)
     if not words:
-        return rows
-    if connection.vendor == "postgresql":
-        tsquery = " & ".join(f"'{word}':*" for word in words)
-        return rows.extra(where=["vector @@ to_tsquery('simple', skalin_unaccent(%s))"], params=[tsquery])
-    for word in words:
-        sql, params = _word_prefix_sql(word)
-        rows = rows.extra(where=[sql], params=params)
-    return rows
-
-
-def _typo_match(rows: QuerySet[SearchEntry], tokens: list[str]) -> QuerySet[SearchEntry]:
-    phrase = " ".join(tokens)
-    return rows.extra(
-        where=["%s <%% search_text"],
-        params=[phrase],
-        select={"similarity": "word_similarity(%s, search_text)"},
-        select_params=[phrase],
-        order_by=["-similarity", "title", "object_id"],
-    )
+        return condition
+    if not postgres:
+        for word in words:
+            sql, word_params = _word_prefix_sql(word)
+            condition.clauses.append(sql)
+            condition.params.extend(word_params)
+        return condition
+    # A one- or two-letter prefix matches a large share of the rows, and a GIN index reads every one of its
+    # matches before anything else: when a longer word can narrow the rows through the index, the short
+    # ones are tested on those rows only (through a function call, which no index answers).
+    indexed = [word for word in words if len(word) > SHORT_PREFIX]
+    condition.selective = condition.selective or bool(indexed)
+    if not indexed and not condition.clauses:
+        indexed = words
+    short = [word for word in words if word not in indexed]
+    if indexed:
+        condition.clauses.append("vector @@ to_tsquery('simple', skalin_unaccent(%s))")
+        condition.params.append(_tsquery(indexed, corrections))
+    if short:
+        condition.clauses.append("ts_match_vq(vector, to_tsquery('simple', skalin_unaccent(%s)))")
+        condition.params.append(_tsquery(short, corrections))
+    return condition
 
 
 def search(*, membership: Membership | None, query: str, per_kind: int = 8) -> SearchResults:
     tokens = query_tokens(query)
     results = SearchResults(query=query, tokens=tokens)
-    if results.too_short:
+    if results.too_short or membership is None:
         return results
-    base = visible(membership, SearchEntry).only("kind", "object_id", "customer_id", "title", "subtitle")
-    groups = _grouped(
-        lambda kind: _match(base.filter(kind=kind), tokens).order_by("title", "object_id"), per_kind
-    )
-    if not any(group.entries for group in groups) and connection.vendor == "postgresql":
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(TYPO_THRESHOLD)]
-                )
-            groups = _grouped(lambda kind: _typo_match(base.filter(kind=kind), tokens), per_kind)
-        results.typo_matches = any(group.entries for group in groups)
-    results.groups = groups
+    rows = visible(membership, SearchEntry).only(*ENTRY_COLUMNS)
+    if connection.vendor != "postgresql":
+        condition = _condition(tokens, {})
+        results.groups = _grouped(
+            lambda kind: list(
+                rows.filter(kind=kind)
+                .extra(where=condition.clauses, params=condition.params)
+                .order_by("title", "object_id")[: per_kind + 1]
+            ),
+            per_kind,
+        )
+        return results
+    found = _first_by_title(rows, tokens, {}, per_kind)
+    results.groups = _grouped(lambda kind: found[kind], per_kind)
+    if not any(group.entries for group in results.groups):
+        corrections = _corrections(workspace_id=membership.workspace_id, tokens=tokens)
+        if corrections:
+            found = _first_by_title(rows, tokens, corrections, per_kind)
+            results.groups = _grouped(lambda kind: found[kind], per_kind)
+            results.typo_matches = any(group.entries for group in results.groups)
+            results.corrections = corrections if results.typo_matches else {}
     return results
 
 
-def _grouped(rows_for: Callable[[str], QuerySet[SearchEntry]], per_kind: int) -> list[KindResults]:
+def _grouped(rows_for: Callable[[str], list[SearchEntry]], per_kind: int) -> list[KindResults]:
+    """`rows_for(kind)` returns up to per_kind + 1 rows: the one past the page says there are more."""
     groups = []
     for kind, label in Kind.choices:
-        rows = list(rows_for(kind)[: per_kind + 1])
+        rows = rows_for(kind)
         groups.append(KindResults(kind=kind, label=label, entries=rows[:per_kind], more=len(rows) > per_kind))
     return groups
+
+
+# ---- PostgreSQL: typo corrections and the plan by number of matches -----------------------------------
+
+
+def _corrections(*, workspace_id: int, tokens: list[str]) -> dict[str, list[str]]:
+    """The dictionary words each correctable query word may be a typo of, the closest first."""
+    corrections: dict[str, list[str]] = {}
+    with _local_settings({"pg_trgm.word_similarity_threshold": str(TYPO_THRESHOLD)}) as cursor:
+        for token in tokens:
+            if not correctable(token):
+                continue
+            # `%s <% word` is answered by the trigram index on the words; the length bounds and the
+            # ordering only look at the few candidates it returns.
+            cursor.execute(
+                f"""SELECT word, similarity(word, %s) AS closeness FROM {SearchWord._meta.db_table}
+                     WHERE workspace_id = %s AND %s <%% word AND word <> %s
+                       AND length(word) BETWEEN %s AND %s
+                     ORDER BY closeness DESC, word
+                     LIMIT %s""",
+                [
+                    token,
+                    workspace_id,
+                    token,
+                    token,
+                    len(token) - CORRECTION_LENGTH_SLACK,
+                    len(token) + CORRECTION_LENGTH_SLACK,
+                    CORRECTIONS_PER_WORD,
+                ],
+            )
+            candidates = cursor.fetchall()
+            best = candidates[0][1] if candidates else 0
+            words = [word for word, closeness in candidates if closeness >= best - CORRECTION_MARGIN]
+            if words:
+                corrections[token] = words
+    return corrections
+
+
+@contextmanager
+def _local_settings(values: dict[str, str]) -> Iterator[CursorWrapper]:
+    """PostgreSQL settings for the queries run inside, given back afterwards: set_config(..., true) lasts
+    until the end of the transaction, which may be an outer one. A setting of an extension not loaded yet
+    in this session (pg_trgm's, before its first use) has no value to give back: it is reset."""
+    names = list(values)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One round trip: the select list is evaluated left to right, the current values before the new.
+        cursor.execute(
+            "SELECT "
+            + ", ".join(
+                ["current_setting(%s, true)"] * len(names) + ["set_config(%s, %s, true)"] * len(names)
+            ),
+            [*names, *[item for name in names for item in (name, values[name])]],
+        )
+        before = dict(zip(names, (cursor.fetchone() or ())[: len(names)], strict=True))
+        try:
+            yield cursor
+        finally:
+            known = [(name, value) for name, value in before.items() if value is not None]
+            if known:
+                cursor.execute(
+                    "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(known)),
+                    [item for pair in known for item in pair],
+                )
+            for name in (name for name, value in before.items() if value is None):
+                cursor.execute(f"RESET {connection.ops.quote_name(name)}")
+
+
+# The planner may only read the matching rows through the indexes on what they match (GIN), neither walk
+# the title index nor scan the table: how many rows are read is bounded by the query's LIMIT.
+BITMAP_SCANS_ONLY = {"enable_seqscan": "off", "enable_indexscan": "off"}
+
+
+def _sql(rows: QuerySet[SearchEntry]) -> tuple[str, tuple[object, ...]]:
+    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    return sql, tuple(params)
+
+
+def _first_by_title(
+    rows: QuerySet[SearchEntry], tokens: list[str], corrections: dict[str, list[str]], per_kind: int
+) -> dict[str, list[SearchEntry]]:
+    """Per kind, the first per_kind + 1 matching rows by title: exact, or as the module docstring says.
+    One statement answers every kind at each step (UNION ALL), so that a search is a few round trips."""
+    limit = per_kind + 1
+    cap = max(MATCH_CAP, limit)  # past the cap the page must still be full, and say there are more
+    condition = _condition(tokens, corrections)
+    kinds = list(Kind.values)
+    if condition.selective:
+        result, matched = _capped(rows, condition, kinds, limit, cap)
+        many = [kind for kind in kinds if matched[kind] > cap]
+        walked = _walked(rows, condition, many, limit)
+        for kind in many:
+            result[kind] = _merged(walked[kind], result[kind], limit)
+        return result
+    # Only short prefixes: many rows match, which the GIN index would all read; the walk is cheaper.
+    result = _walked(rows, condition, kinds, limit)
+    few = [kind for kind in kinds if len(result[kind]) < limit]
+    capped, matched = _capped(rows, condition, few, limit, cap)
+    for kind in few:
+        result[kind] = capped[kind] if matched[kind] <= cap else _merged(result[kind], capped[kind], limit)
+    return result
+
+
+def _merged(walked: list[SearchEntry], capped: list[SearchEntry], limit: int) -> list[SearchEntry]:
+    """More than the cap matched: the walk's rows are the exact first ones; when they are too few (the
+    matches sit late in the alphabet), the best titles of the capped set fill the page, which says that
+    more rows match."""
+    seen = {entry.pk for entry in walked}
+    return walked + [entry for entry in capped if entry.pk not in seen][: limit - len(walked)]
+
+
+def _walked(
+    rows: QuerySet[SearchEntry], condition: Condition, kinds: list[str], limit: int
+) -> dict[str, list[SearchEntry]]:
+    """The matches among the first WALK rows of each kind in title order: the exact first ones."""
+    columns = ", ".join(ENTRY_COLUMNS)
+    branches: list[str] = []
+    params: list[object] = []
+    for kind in kinds:
+        walked_sql, walked_params = _sql(
+            rows.filter(kind=kind)
+            .only(*ENTRY_COLUMNS, "search_text")
+            .extra(select={"vector": "vector"})
+            .order_by("title", "object_id")[:WALK]
+        )
+        branches.append(
+            f"(SELECT {columns} FROM ({walked_sql}) AS walked WHERE {' AND '.join(condition.clauses)} "
+            "ORDER BY title, object_id LIMIT %s)"
+        )
+        params += [*walked_params, *condition.params, limit]
+    found = _by_kind(SearchEntry.objects.raw(" UNION ALL ".join(branches), params)) if kinds else {}
+    return {kind: found.get(kind, []) for kind in kinds}
+
+
+def _capped(
+    rows: QuerySet[SearchEntry], condition: Condition, kinds: list[str], limit: int, cap: int
+) -> tuple[dict[str, list[SearchEntry]], dict[str, int]]:
+    """Up to cap + 1 matches of each kind read through the indexes on what they match, the best titles
+    among them, and how many were read: exact when that is at most the cap."""
+    columns = ", ".join(ENTRY_COLUMNS)
+    branches: list[str] = []
+    params: list[object] = []
+    for kind in kinds:
+        capped_sql, capped_params = _sql(
+            rows.filter(kind=kind)
+            .extra(where=condition.clauses, params=condition.params)
+            .order_by()[: cap + 1]
+        )
+        branches.append(
+            f"(SELECT {columns}, count(*) OVER () AS matched FROM ({capped_sql}) AS capped "
+            "ORDER BY title, object_id LIMIT %s)"
+        )
+        params += [*capped_params, limit]
+    found: dict[str, list[SearchEntry]] = {kind: [] for kind in kinds}
+    if kinds:
+        with _local_settings(BITMAP_SCANS_ONLY):
+            found.update(_by_kind(SearchEntry.objects.raw(" UNION ALL ".join(branches), params)))
+    matched = {kind: found[kind][0].matched if found[kind] else 0 for kind in kinds}  # type: ignore[attr-defined]
+    return {kind: found[kind] for kind in kinds}, matched
+
+
+def _by_kind(entries: Iterable[SearchEntry]) -> dict[str, list[SearchEntry]]:
+    grouped: dict[str, list[SearchEntry]] = {kind: [] for kind in Kind.values}
+    for entry in entries:
+        grouped[entry.kind].append(entry)
+    return grouped

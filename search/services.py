@@ -22,8 +22,8 @@ from django.utils import timezone
 from agreements.models import Agreement
 from customers.models import Contact, Customer
 
-from .models import Kind, ReindexRequest, SearchEntry, SearchIndexState
-from .text import words_of
+from .models import Kind, ReindexRequest, SearchEntry, SearchIndexState, SearchWord
+from .text import dictionary_words, words_of
 
 OVERLAP = dt.timedelta(minutes=5)
 STALE_CLAIM = dt.timedelta(minutes=30)
@@ -185,7 +185,15 @@ def _chunks(rows: QuerySet[Any]) -> Iterator[list[Any]]:
         last = page[-1].pk
 
 
-def _index(*, since: dt.datetime | None, workspace_ids: Iterable[int] | None, result: PassResult) -> None:
+def _index(
+    *,
+    since: dt.datetime | None,
+    workspace_ids: Iterable[int] | None,
+    result: PassResult,
+    words: dict[int, set[str]],
+) -> None:
+    """Writes the entries of the rows changed since `since` (all rows when None), and adds their words to
+    the dictionary of typo corrections; `words` collects, per workspace, every word seen by the pass."""
     for kind, build in BUILDERS.items():
         for page in _chunks(_source_rows(kind, since=since, workspace_ids=workspace_ids)):
             now = timezone.now()
@@ -197,6 +205,35 @@ def _index(*, since: dt.datetime | None, workspace_ids: Iterable[int] | None, re
                 update_fields=UPDATE_FIELDS,
             )
             result.indexed[kind] += len(entries)
+            _add_words(entries, words)
+
+
+def _add_words(entries: list[SearchEntry], words: dict[int, set[str]]) -> None:
+    new = []
+    for entry in entries:
+        known = words.setdefault(entry.workspace_id, set())
+        for word in dictionary_words(entry.search_text) - known:
+            known.add(word)
+            new.append(SearchWord(workspace_id=entry.workspace_id, word=word))
+    SearchWord.objects.bulk_create(new, ignore_conflicts=True, batch_size=BATCH)
+
+
+def _prune_words(words: dict[int, set[str]], workspace_ids: Iterable[int] | None) -> None:
+    """After a pass that indexed every row (of some workspaces): drop the words no entry holds any more.
+    Incremental passes only add words: a word left by a renamed or deleted row can only be suggested as
+    a correction that then finds nothing, until the daily full pass drops it."""
+    rows = SearchWord.objects.all()
+    if workspace_ids is not None:
+        rows = rows.filter(workspace_id__in=list(workspace_ids))
+    stale = [
+        pk
+        for pk, workspace_id, word in rows.values_list("pk", "workspace_id", "word").iterator(
+            chunk_size=BATCH
+        )
+        if word not in words.get(workspace_id, ())
+    ]
+    for start in range(0, len(stale), BATCH):
+        SearchWord.objects.filter(pk__in=stale[start : start + BATCH]).delete()
 
 
 def _remove_deleted() -> int:
@@ -237,10 +274,13 @@ def search_index_pass(*, full: bool = False, now: dt.datetime | None = None) -> 
         requests = list(ReindexRequest.objects.filter(done_at__isnull=True, requested_at__lte=now))
         result = PassResult(full=full)
         since = None if full or state.watermark is None else state.watermark - OVERLAP
-        _index(since=since, workspace_ids=None, result=result)
+        words: dict[int, set[str]] = {}
+        _index(since=since, workspace_ids=None, result=result, words=words)
         rebuild = sorted({request.workspace_id for request in requests})
         if rebuild and not full:
-            _index(since=None, workspace_ids=rebuild, result=result)
+            _index(since=None, workspace_ids=rebuild, result=result, words=words)
+        if full or rebuild:
+            _prune_words(words, None if full else rebuild)
         result.workspaces_rebuilt = rebuild
         result.removed = _remove_deleted()
         result.seconds = round(time.monotonic() - started, 3)

@@ -15,6 +15,9 @@ _PHONE_LIKE = re.compile(r"^[\d\s+().\-/]{4,}$")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 MAX_QUERY_LENGTH = 200
 MAX_TOKENS = 8
+# Words shorter than this are too short for trigram similarity to tell a typo from another word.
+MIN_CORRECTABLE = 3
+MAX_WORD_LENGTH = 60
 
 
 def normalise(text: str) -> str:
@@ -31,6 +34,21 @@ def has_cjk(text: str) -> bool:
 def matches_anywhere(token: str) -> bool:
     """CJK words (no spaces between words) and numbers of 4+ digits (phones, ids) match as substrings."""
     return has_cjk(token) or (token.isdigit() and len(token) >= 4)
+
+
+def correctable(word: str) -> bool:
+    """A word typos are corrected for, and that is kept in the dictionary of corrections: letters only
+    (not an email, a number or an id), not CJK, of a length trigrams can compare."""
+    return MIN_CORRECTABLE <= len(word) <= MAX_WORD_LENGTH and word.isalpha() and not has_cjk(word)
+
+
+def word_parts(token: str) -> list[str]:
+    """'s-027485' -> ['s', '027485']: a query word split on punctuation, as its indexed text also is."""
+    return [part for part in _SPLIT.split(token) if part] or [token]
+
+
+def dictionary_words(search_text: str) -> set[str]:
+    return {word for word in search_text.split() if correctable(word)}
 
 
 def words_of(values: Iterable[str]) -> str:

@@ -7,7 +7,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from search.models import Kind, ReindexRequest, SearchEntry, SearchIndexState
+from search.models import Kind, ReindexRequest, SearchEntry, SearchIndexState, SearchWord
 from search.selectors import search
 from search.services import STATE_PK, search_index_pass
 from search.text import normalise, query_tokens, words_of
@@ -237,3 +237,89 @@ def test_csms_and_managers_cannot_ask_for_a_reindex(client_for, csm_membership, 
 
 def test_search_needs_a_login(client, db):
     assert client.get(reverse("search:page"), {"q": "x"}).status_code == 302
+
+
+# ---- typo corrections and the plan by number of matches (PostgreSQL) ------------------------------------
+
+
+def test_the_dictionary_holds_the_words_of_the_index_letters_only(indexed, workspace, other_workspace):
+    words = set(SearchWord.objects.filter(workspace=workspace).values_list("word", flat=True))
+    assert {"globex", "corporation", "jane", "doe", "societe", "generale", "eloise", "muller"} <= words
+    assert not {word for word in words if not word.isalpha() or len(word) < 3}  # no emails, ids, "jd"
+    assert "rival" not in words  # another workspace's
+    assert "rival" in set(SearchWord.objects.filter(workspace=other_workspace).values_list("word", flat=True))
+
+
+def test_an_incremental_pass_adds_words_and_the_full_pass_drops_the_gone_ones(indexed, workspace):
+    globex = indexed["globex"]
+    globex.name = "Initech"
+    globex.save()
+    search_index_pass()
+    words = set(SearchWord.objects.filter(workspace=workspace).values_list("word", flat=True))
+    assert "initech" in words and "corporation" in words  # kept until the daily full pass
+    search_index_pass(full=True)
+    words = set(SearchWord.objects.filter(workspace=workspace).values_list("word", flat=True))
+    assert "initech" in words and "corporation" not in words
+    assert "globex" in words  # still the domain's and the contact's email's
+
+
+@postgres_only
+def test_one_misspelt_word_among_others_is_corrected(indexed, csm_membership):
+    results = search(membership=csm_membership, query="jane doee")
+    assert results.typo_matches and results.corrections == {"doee": ["doe"]}
+    assert titles(results, Kind.CONTACT) == ["Jane Doe"]
+
+
+@postgres_only
+def test_a_typo_is_read_as_the_closest_word_only(workspace, csm_membership):
+    CustomerFactory(workspace=workspace, name="Willow Partners")
+    CustomerFactory(workspace=workspace, name="Wilson Logistics")
+    search_index_pass()
+    results = search(membership=csm_membership, query="wilow")
+    assert results.corrections == {"wilow": ["willow"]}
+    assert titles(results, Kind.CUSTOMER) == ["Willow Partners"]
+
+
+@postgres_only
+def test_search_gives_back_the_planner_settings_it_changed(indexed, csm_membership):
+    from django.db import transaction
+
+    with transaction.atomic():
+        search(membership=csm_membership, query="globx")  # the capped query and the corrections ran
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')")
+            assert cursor.fetchone() == ("on", "on")
+
+
+@pytest.fixture
+def many_names(workspace):
+    """12 customers named "Nova <letter>" (A to L) and 12 named "<letter> Zeta" (A to L), among 10 others."""
+    for letter in "ABCDEFGHIJKL":
+        CustomerFactory(workspace=workspace, name=f"Nova {letter}")
+        CustomerFactory(workspace=workspace, name=f"{letter} Zeta")
+    for n in range(10):
+        CustomerFactory(workspace=workspace, name=f"Other {n}")
+    search_index_pass()
+
+
+@pytest.mark.parametrize("cap, walk", [(100, 100), (100, 3), (3, 100), (3, 3)])
+def test_the_first_matches_by_title_whatever_the_plan(many_names, csm_membership, monkeypatch, cap, walk):
+    """Both plans (the title walk, the capped set from the GIN index) give the exact first titles when
+    they can; on SQLite the query orders them itself."""
+    import search.selectors as selectors
+
+    monkeypatch.setattr(selectors, "MATCH_CAP", cap)
+    monkeypatch.setattr(selectors, "WALK", walk)
+    novas, zetas = ["Nova A", "Nova B", "Nova C", "Nova D"], ["A Zeta", "B Zeta"]
+    # A two-letter prefix is the other plan's case: the walk first, then the capped set.
+    for query, first in (("nova", novas), ("no", novas), ("zeta", zetas), ("ze", zetas)):
+        per_kind = len(first)
+        group = next(g for g in search(membership=csm_membership, query=query, per_kind=per_kind).groups)
+        if cap == 3 and walk == 3 and connection.vendor == "postgresql" and query in ("nova", "no"):
+            # More than MATCH_CAP matches and none in the first WALK titles (A, B and C Zeta): the best
+            # titles of an arbitrary capped set, a full page of matches.
+            assert len(group.entries) == per_kind
+            assert all(entry.title.startswith("Nova") for entry in group.entries)
+        else:
+            assert [entry.title for entry in group.entries] == first, (query, cap, walk)
+        assert group.more
