@@ -371,7 +371,6 @@ class Result:
     traced_peak: int | None
     sandbox_calls: int = 0
     minimum: dict[str, int] = field(default_factory=dict)
-    minimum_paged: dict[str, int] = field(default_factory=dict)
 
     def records(self, object_type: str | None = None) -> int:
         kinds = [object_type] if object_type else [o for o in self.by_object if o != "scores"]
@@ -421,69 +420,83 @@ def linked(object_type: str, companies: set[str]) -> dict[str, set[str]]:
     return found
 
 
-def minimum_full(connection: Any, result: Result) -> None:
-    """The fewest calls a full read needs at HubSpot's page sizes, from the portal's own counts: listing and
-    churn enumeration (search, 200 a page), then per object the association reads (100 companies a call)
-    and the batch reads (100 records a call); engagements also read their contacts (100 a call).
-    `minimum_paged` counts the same per page of 100 companies, as the connector pages its reads."""
+def synced_companies(connection: Any) -> set[str]:
     from integrations.models import ExternalRef, ObjectType
 
-    selected = result.records("customers")
-    scope = set(
+    return set(
         ExternalRef.objects.filter(
             connection=connection, object_type=ObjectType.CUSTOMERS, in_selection=True
         ).values_list("external_id", flat=True)
     )
-    chunks = [set(c) for c in _chunked(sorted(scope), BATCH)]
+
+
+def minimum_full(connection: Any, result: Result) -> None:
+    """The fewest calls a full read needs at HubSpot's page sizes, from the portal's own counts: listing and
+    churn enumeration (search, 200 a page), then per object the association reads (100 companies a call)
+    and the batch reads (100 records a call); engagements also read their contacts (100 a call)."""
+    selected = result.records("customers")
+    scope = synced_companies(connection)
     score_calls = result.calls.get("scores", 0)  # the push (none unless Healthscores are set) + properties
 
-    def dependent(object_types: Iterable[str], reads_per_record: int) -> tuple[int, int]:
-        flat = paged = 0
+    def dependent(object_types: Iterable[str], reads_per_record: int) -> int:
+        total = 0
         for object_type in object_types:
             by_company = linked(object_type, scope)
             every = set().union(*by_company.values()) if by_company else set()
-            flat += pages(len(scope), BATCH) + reads_per_record * pages(len(every), BATCH)
-            for chunk in chunks:
-                ids = set().union(*(by_company.get(c, set()) for c in chunk))
-                paged += 1 + reads_per_record * pages(len(ids), BATCH)
-        return flat, paged
+            total += pages(len(scope), BATCH) + reads_per_record * pages(len(every), BATCH)
+        return total
 
-    contacts = dependent(["contacts"], 1)
-    deals = dependent(["deals"], 1)
-    engagements = dependent(ENGAGEMENTS.values(), 2)
     result.minimum = {
         "customers": 2 * max(1, pages(selected, SEARCH_PAGE)),
-        "contacts": contacts[0],
-        "agreements": 1 + deals[0],
-        "interactions": engagements[0],
+        "contacts": dependent(["contacts"], 1),
+        "agreements": 1 + dependent(["deals"], 1),
+        "interactions": dependent(ENGAGEMENTS.values(), 2),
         "scores": score_calls,
     }
-    result.minimum_paged = {
-        **result.minimum,
-        "contacts": contacts[1],
-        "agreements": 1 + deals[1],
-        "interactions": engagements[1],
+
+
+def dependent_cursors(connection: Any) -> dict[str, Any]:
+    """Where each dependent object's next read starts (its cursor less the engine's look-back)."""
+    from integrations.models import SyncState
+    from integrations.sync import since_for
+
+    return {
+        state.object_type: since_for(state)
+        for state in SyncState.objects.filter(connection=connection)
+        if state.object_type in ("contacts", "agreements", "interactions")
     }
 
 
-def minimum_incremental(result: Result, selection: int) -> None:
-    """The fewest calls that find what changed: the changed companies (search, 200 a page) and the churn
-    enumeration of the whole selection (`selection` companies); for each dependent object a search on its
-    modification time (200 a page, at least one) and the association read of the records found (100 a
-    call)."""
+def minimum_incremental(connection: Any, result: Result, selection: int, since: dict[str, Any]) -> None:
+    """The fewest calls that find what changed. Customers: the changed companies (search, 200 a page) and
+    the churn enumeration of the whole selection (`selection` companies). Each dependent HubSpot object
+    (contacts, deals, and each engagement object apart): a search on its modification time from the
+    cursor (200 a page, at least one call), the companies of the records it finds through the v4
+    association batch read (100 a call; deals: the won ones only, after 1 call for the pipelines'
+    won stages), and for engagements linked to a synced company their contacts (100 a call). The counts
+    come from the portal: records whose modification time is past the cursor."""
+    from sandbox.models import SandboxRecord
+
+    scope = synced_companies(connection)
     changed = result.records("customers")
     minimum = {"customers": max(1, pages(changed, SEARCH_PAGE)) + max(1, pages(selection, SEARCH_PAGE))}
-    for object_type, searches in (("contacts", 1), ("agreements", 1), ("interactions", len(ENGAGEMENTS))):
-        found = result.records(object_type)
-        minimum[object_type] = max(searches, pages(found, SEARCH_PAGE)) + pages(found, BATCH)
+    for object_type, names in (("contacts", ["contacts"]), ("agreements", ["deals"]),
+                               ("interactions", list(ENGAGEMENTS.values()))):  # fmt: skip
+        floor = since.get(object_type)
+        total = 1 if object_type == "agreements" else 0
+        for name in names:
+            rows = SandboxRecord.objects.filter(crm="hubspot", object_type=name, archived=False)
+            if floor is not None:
+                rows = rows.filter(updated_at__gte=floor)
+            found = dict(rows.values_list("external_id", "properties"))
+            kept = [i for i, p in found.items() if name != "deals" or p.get("hs_is_closed_won") == "true"]
+            total += max(1, pages(len(found), SEARCH_PAGE)) + pages(len(kept), BATCH)
+            if name in ENGAGEMENTS.values():
+                linked_ids = set().union(*linked(name, scope).values()) if scope else set()
+                total += pages(len(linked_ids & set(kept)), BATCH)
+        minimum[object_type] = total
     minimum["scores"] = result.calls.get("scores", 0)
     result.minimum = minimum
-    result.minimum_paged = dict(minimum)
-
-
-def _chunked(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # ---- the report -------------------------------------------------------------------------------------------
@@ -519,23 +532,20 @@ def print_report(
             f"{r.queries / max(records, 1):>8.1f}{mb(r.peak_rss):>10}{mb(r.peak_rss - r.baseline_rss):>9}"
             f"{mb(r.traced_peak):>9}"
         )
-    print(
-        "\nPer object (records applied, seconds, API calls / fewest possible; 'paged' = fewest when the reads"
-    )
-    print("are cut per page of 100 companies as the connector does):")
+    print("\nPer object (records applied, seconds, API calls / fewest possible, SQL statements per record):")
     for r in results:
         print(f"  {r.label}")
         for object_type in OBJECTS:
             calls = r.calls.get(object_type, 0)
             if not calls and not r.records(object_type):
                 continue
-            minimum, paged = r.minimum.get(object_type, 0), r.minimum_paged.get(object_type, 0)
+            minimum = r.minimum.get(object_type, 0)
             excess = f"{(calls - minimum) / minimum * 100:+.0f}%" if minimum else "-"
             records = r.records(object_type)
             sql = r.queries_by_object.get(object_type, 0)
             print(
                 f"    {object_type:<13}{records:>8,} records {r.seconds.get(object_type, 0):>7.1f}s "
-                f"{calls:>7,} calls / min {minimum:>6,} ({excess:>5}), paged min {paged:>6,}"
+                f"{calls:>7,} calls / min {minimum:>6,} ({excess:>5})"
                 + (f", {sql / records:.1f} SQL/record" if records else "")
             )
         if r.sandbox_calls != r.api_calls:
@@ -640,8 +650,9 @@ def main() -> None:
         minimum_full(large, results[-1])
         changed = change_records(CHANGE_SHARE, random.Random(RANDOM_SEED))
         print(f"\nChanged {', '.join(f'{n:,} {k}' for k, n in changed.items())} in the sandbox.", flush=True)
+        since = dependent_cursors(large)
         results.append(run_sync("incremental (1% changed)", large.pk, flags))
-        minimum_incremental(results[-1], results[-2].records("customers"))
+        minimum_incremental(large, results[-1], results[-2].records("customers"), since)
     except RuntimeError as failure:  # a sync that crashed: report what was measured before it
         print(f"\nStopped: {failure}", flush=True)
     finally:

@@ -145,12 +145,13 @@ def push_interactions(ctx: RunContext, setting: ObjectSetting) -> None:
     )
     for interaction in candidates.iterator(chunk_size=200):
         # Links looked up per interaction: only those entered by hand since the cursor get here.
-        customer_ext = (
+        customer_ext: str = (
             customer_refs.filter(local_id=interaction.customer_id)
             .values_list("external_id", flat=True)
             .last()
+            or ""
         )
-        contact_exts = dict(
+        contact_exts: dict[int, str] = dict(
             refs.filter(
                 object_type=ObjectType.CONTACTS, local_id__in=[c.pk for c in interaction.contacts.all()]
             ).values_list("local_id", "external_id")

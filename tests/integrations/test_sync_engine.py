@@ -841,3 +841,22 @@ def test_the_merge_key_index_is_built_only_when_a_record_without_a_link_needs_it
     run(connection, crm)
     assert len(builds) == 2
     assert Customer.objects.filter(workspace=workspace).count() == 2
+
+
+def test_scores_of_customers_over_several_chunks_are_all_pushed_and_unscored_ones_skipped(
+    connection, crm, workspace, monkeypatch
+):
+    from integrations import push
+
+    monkeypatch.setattr(push, "LINK_CHUNK", 2)
+    block(connection, ObjectType.CUSTOMERS, options={"data_back": {"enabled": True}})
+    for n in range(6):
+        crm.put("customers", f"c{n}", name=f"Company {n}")
+    run(connection, crm)
+    Customer.objects.filter(workspace=workspace).exclude(name="Company 2").update(health_score=6)
+    CustomerFactory(workspace=workspace, name="Not linked", health_score=9)
+
+    pushed = run(connection, crm)
+    assert pushed.pushed == 5
+    scored = {ext for _, ext, fields in crm.writes if fields.get("skalin_healthscore") == 6}
+    assert scored == {"c0", "c1", "c3", "c4", "c5"}
