@@ -18,6 +18,7 @@ from customers.models import CustomField
 from integrations.base import ConnectorError
 from integrations.forms import Catalog
 from integrations.models import Connection, ObjectType
+from integrations.run_undo import run_created_customers_remaining
 from workspaces.access import (
     can_manage_settings,
     can_read_settings,
@@ -94,16 +95,15 @@ def _hubspot_fields(connection: Connection | None) -> tuple[list[Any], str]:
 
 
 def _undo_url(migration: Migration, run_id: int | None) -> str:
-    """H5's bulk delete of the customers a run created, when the integrations app has it; else the run."""
+    """The integrations app's "Undo a bad first sync" for the run (its bulk delete of the customers the run
+    created, with a preview and a typed confirmation)."""
     connection = migration.new_connection
     if connection is None or run_id is None:
         return ""
-    for name in ("integrations:run_undo",):
-        try:
-            return reverse(name, args=[connection.pk, run_id])
-        except NoReverseMatch:
-            continue
-    return reverse("integrations:run", args=[connection.pk, run_id])
+    try:
+        return reverse("integrations:run_undo", args=[connection.pk, run_id])
+    except NoReverseMatch:
+        return reverse("integrations:run", args=[connection.pk, run_id])
 
 
 @admin_view
@@ -185,6 +185,7 @@ def validation(request: HttpRequest, pk: int, step: str) -> HttpResponse:
             problems=report.problems(),
             check=migration.check_of(step),
             undo_url=_undo_url(migration, report.run.pk if report.run else None),
+            created_by_run=run_created_customers_remaining(run=report.run) if report.run else 0,
         ),
     )
 

@@ -13,7 +13,7 @@ from integrations.sync import sync_connection
 from interactions.models import Interaction
 from tests.factories import CustomerFactory
 
-from . import walk
+from . import scenario
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def admin(admin_membership):
 def test_starting_takes_a_snapshot_of_key_data_and_keeps_the_old_connection_facts(
     workspace, old_connection, synced, admin
 ):
-    migration = walk.start(workspace, old_connection, admin)
+    migration = scenario.start(workspace, old_connection, admin)
     assert (migration.old_crm, migration.old_crm_label, migration.old_account_id) == (
         "salesforce",
         "Salesforce",
@@ -40,21 +40,21 @@ def test_starting_takes_a_snapshot_of_key_data_and_keeps_the_old_connection_fact
 
 
 def test_only_one_migration_is_open_per_workspace(workspace, old_connection, synced, admin):
-    first = walk.start(workspace, old_connection, admin)
+    first = scenario.start(workspace, old_connection, admin)
     with pytest.raises(ValidationError, match="already in progress"):
-        walk.start(workspace, old_connection, admin)
+        scenario.start(workspace, old_connection, admin)
     services.migration_abandon(migration=first)
-    assert walk.start(workspace, old_connection, admin).is_open
+    assert scenario.start(workspace, old_connection, admin).is_open
 
 
 def test_a_connection_of_another_workspace_cannot_be_migrated(workspace, other_workspace, admin):
     foreign = Connection.objects.create(workspace=other_workspace, crm="pipedrive", remote_account_id="7")
     with pytest.raises(ValidationError, match="another workspace"):
-        walk.start(workspace, foreign, admin)
+        scenario.start(workspace, foreign, admin)
 
 
 def test_a_step_waits_for_the_previous_one_to_pass(workspace, old_connection, synced, admin):
-    migration = walk.start(workspace, old_connection, admin)
+    migration = scenario.start(workspace, old_connection, admin)
     with pytest.raises(ValidationError, match="waits for 'HubSpot preparation'"):
         services.old_id_field_set(migration=migration)
     services.checklist_tick(migration=migration, step="preparation", ticked=["super_admin"])
@@ -66,7 +66,7 @@ def test_a_step_waits_for_the_previous_one_to_pass(workspace, old_connection, sy
 
 
 def test_an_unknown_checklist_item_is_refused(workspace, old_connection, synced, admin):
-    migration = walk.start(workspace, old_connection, admin)
+    migration = scenario.start(workspace, old_connection, admin)
     with pytest.raises(ValidationError, match="Unknown checklist item"):
         services.checklist_tick(migration=migration, step="preparation", ticked=["made_up"])
 
@@ -74,8 +74,8 @@ def test_an_unknown_checklist_item_is_refused(workspace, old_connection, synced,
 def test_the_old_crm_id_field_is_created_and_mapped_from_the_record_id(
     workspace, old_connection, synced, admin
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_preparation(migration, admin)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_preparation(migration, admin)
     field = services.old_id_field_set(migration=migration)
     assert (field.key, field.label, field.target) == ("old_crm_id", "Old CRM ID", "customer")
     mapping = FieldMapping.objects.get(
@@ -95,8 +95,8 @@ def test_the_old_crm_id_field_is_created_and_mapped_from_the_record_id(
 
 def test_an_existing_field_can_be_picked_instead(workspace, old_connection, synced, admin):
     existing = CustomField.objects.create(workspace=workspace, target="customer", key="sf_id", label="SF id")
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_preparation(migration, admin)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_preparation(migration, admin)
     services.old_id_field_set(migration=migration, field=existing)
     migration.refresh_from_db()
     assert migration.old_id_field_key == "sf_id"
@@ -105,8 +105,8 @@ def test_an_existing_field_can_be_picked_instead(workspace, old_connection, sync
 def test_the_fill_rate_says_why_a_customer_has_no_old_id_until_a_sync_fills_them_all(
     workspace, old_connection, old_crm, synced, admin
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_preparation(migration, admin)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_preparation(migration, admin)
     services.old_id_field_set(migration=migration)
     rate = selectors.old_id_fill_rate(migration)
     assert (rate.filled, rate.total, rate.percent) == (0, 3, 0)
@@ -126,8 +126,8 @@ def test_the_fill_rate_says_why_a_customer_has_no_old_id_until_a_sync_fills_them
 def test_a_value_that_is_not_the_record_id_does_not_count_as_filled(
     workspace, old_connection, old_crm, synced, admin
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_preparation(migration, admin)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_preparation(migration, admin)
     services.old_id_field_set(migration=migration)
     sync_connection(connection_id=old_connection.pk, connector=old_crm)
     Customer.objects.filter(pk=synced["001C"].pk).update(custom_values={"old_crm_id": "typo"})
@@ -139,8 +139,8 @@ def test_a_value_that_is_not_the_record_id_does_not_count_as_filled(
 def test_the_old_connection_is_disabled_then_deleted_and_its_customers_stay(
     workspace, old_connection, old_crm, synced, admin
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_old_id(migration, admin, old_crm)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_old_id(migration, admin, old_crm)
     with pytest.raises(ValidationError, match="Disable every block"):
         services.old_connection_delete(migration=migration)
     assert not services.old_connection_check(migration=migration, user=admin)["ok"]
@@ -162,8 +162,8 @@ def test_the_old_connection_is_disabled_then_deleted_and_its_customers_stay(
 def test_the_new_connection_takes_over_the_customer_id(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_connect(migration, admin, old_crm, hubspot_connection)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_connect(migration, admin, old_crm, hubspot_connection)
     hubspot_connection.refresh_from_db()
     assert hubspot_connection.owns_customer_id
     migration.refresh_from_db()
@@ -173,8 +173,8 @@ def test_the_new_connection_takes_over_the_customer_id(
 def test_without_a_hubspot_connection_the_connect_step_says_so(
     workspace, old_connection, old_crm, synced, admin
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_old_connection(migration, admin, old_crm)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_old_connection(migration, admin, old_crm)
     with pytest.raises(ValidationError, match="connect HubSpot first"):
         services.new_connection_attach(migration=migration)
     assert not services.connect_check(migration=migration, user=admin)["ok"]
@@ -183,8 +183,8 @@ def test_without_a_hubspot_connection_the_connect_step_says_so(
 def test_step_a_configures_input_only_minimal_fields_and_the_old_id_merge_key(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_connect(migration, admin, old_crm, hubspot_connection)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_connect(migration, admin, old_crm, hubspot_connection)
     with pytest.raises(ValidationError):
         services.step_a_apply(migration=migration, old_id_property="  ")
     services.step_a_apply(migration=migration, old_id_property="salesforce_id", lifecycle_stages=["customer"])
@@ -214,13 +214,13 @@ def test_step_a_configures_input_only_minimal_fields_and_the_old_id_merge_key(
 def test_step_a_switches_every_customer_id_without_duplicates_or_lost_data(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_connect(migration, admin, old_crm, hubspot_connection)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_connect(migration, admin, old_crm, hubspot_connection)
     services.step_a_apply(migration=migration, old_id_property="salesforce_id")
     report = selectors.validation_report(migration, "step_a")
     assert report.run is None and "No sync has finished" in report.problems()[0]
 
-    walk.hubspot_sync(migration, hubspot_crm)
+    scenario.hubspot_sync(migration, hubspot_crm)
     assert Customer.objects.filter(workspace=workspace).count() == 3
     assert sorted(Customer.objects.values_list("ref_id", flat=True)) == ["9001", "9002", "9003"]
     report = selectors.validation_report(migration, "step_a")
@@ -237,10 +237,10 @@ def test_a_hubspot_company_without_the_old_id_and_a_new_name_is_reported_not_sil
 ):
     hubspot_crm.change("customers", "9003", salesforce_id="", name="Initech Europe", domain="initech.eu")
     hubspot_crm.put("customers", "9004", name="Newco", domain="newco.com", hs_object_id="9004")
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_connect(migration, admin, old_crm, hubspot_connection)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_connect(migration, admin, old_crm, hubspot_connection)
     services.step_a_apply(migration=migration, old_id_property="salesforce_id")
-    walk.hubspot_sync(migration, hubspot_crm)
+    scenario.hubspot_sync(migration, hubspot_crm)
     report = selectors.validation_report(migration, "step_a")
     # Initech was created again under its new name; the old Initech is not under a HubSpot id.
     assert (report.expected_old, report.new_from_hubspot, report.synced) == (3, 2, 4)
@@ -256,12 +256,12 @@ def test_a_hubspot_company_without_the_old_id_and_a_new_name_is_reported_not_sil
 def test_a_name_merge_that_creates_a_duplicate_fails_the_validation(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_connect(migration, admin, old_crm, hubspot_connection)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_connect(migration, admin, old_crm, hubspot_connection)
     services.step_a_apply(migration=migration, old_id_property="salesforce_id")
     # Created by hand meanwhile, with the same name as a customer HubSpot will bring.
     CustomerFactory(workspace=workspace, name="GLOBEX ", domain="")
-    walk.hubspot_sync(migration, hubspot_crm)
+    scenario.hubspot_sync(migration, hubspot_crm)
     check = services.hubspot_step_check(migration=migration, step="step_a", user=admin)
     assert not check["ok"]
     assert any("duplicate" in problem for problem in check["problems"])
@@ -270,8 +270,8 @@ def test_a_name_merge_that_creates_a_duplicate_fails_the_validation(
 def test_step_b_merges_on_the_hubspot_id_only_and_pushes_the_chosen_fields_output_only(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
     with pytest.raises(ValidationError, match="at least one"):
         services.step_b_apply(migration=migration, fields={})
     with pytest.raises(ValidationError, match="cannot be pushed"):
@@ -290,7 +290,7 @@ def test_step_b_merges_on_the_hubspot_id_only_and_pushes_the_chosen_fields_outpu
         "phase": "output",
         "owner": "output",
     }
-    run = walk.hubspot_sync(migration, hubspot_crm)
+    run = scenario.hubspot_sync(migration, hubspot_crm)
     assert run.by_object["customers"].get("created", 0) == 0
     acme = Customer.objects.get(pk=synced["001A"].pk)
     assert hubspot_crm.data["customers"]["9001"].fields["skalin_stage"] == acme.phase.technical_name
@@ -301,10 +301,10 @@ def test_step_b_merges_on_the_hubspot_id_only_and_pushes_the_chosen_fields_outpu
 def test_step_c_switches_only_the_chosen_fields_to_two_ways(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
     services.step_b_apply(migration=migration, fields={"phase": "skalin_stage", "owner": "hubspot_owner_id"})
-    walk.hubspot_sync(migration, hubspot_crm)
+    scenario.hubspot_sync(migration, hubspot_crm)
     assert services.hubspot_step_check(migration=migration, step="step_b", user=admin)["ok"]
     with pytest.raises(ValidationError, match="Only fields pushed in step B"):
         services.step_c_apply(migration=migration, two_way=["tags"])
@@ -316,7 +316,7 @@ def test_step_c_switches_only_the_chosen_fields_to_two_ways(
         )
     }
     assert directions["phase"] == "two_ways" and directions["owner"] == "output"
-    walk.hubspot_sync(migration, hubspot_crm)
+    scenario.hubspot_sync(migration, hubspot_crm)
     assert services.hubspot_step_check(migration=migration, step="step_c", user=admin)["ok"]
     migration.refresh_from_db()
     assert migration.step == "third_party"
@@ -325,8 +325,8 @@ def test_step_c_switches_only_the_chosen_fields_to_two_ways(
 def test_redoing_a_step_clears_its_check_and_the_later_ones(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
     services.step_a_apply(migration=migration, old_id_property="salesforce_id")
     migration.refresh_from_db()
     assert migration.step == "step_a" and not migration.passed("step_a")
@@ -337,10 +337,10 @@ def test_redoing_a_step_clears_its_check_and_the_later_ones(
 def test_lost_key_data_fails_the_validation_and_names_the_customer(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_connect(migration, admin, old_crm, hubspot_connection)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_connect(migration, admin, old_crm, hubspot_connection)
     services.step_a_apply(migration=migration, old_id_property="salesforce_id")
-    walk.hubspot_sync(migration, hubspot_crm)
+    scenario.hubspot_sync(migration, hubspot_crm)
     globex = synced["001B"]
     Interaction.objects.filter(customer=globex).first().delete()
     Customer.objects.filter(pk=globex.pk).update(active_mrr=Decimal("150.00"))
@@ -355,14 +355,14 @@ def test_lost_key_data_fails_the_validation_and_names_the_customer(
 
 
 def test_contacts_brought_by_hubspot_are_gained_not_lost(workspace, old_connection, synced, admin):
-    migration = walk.start(workspace, old_connection, admin)
+    migration = scenario.start(workspace, old_connection, admin)
     Contact.objects.create(workspace=workspace, customer=synced["001C"], email="new@initech.fr")
     lost, gained, _ = selectors.key_data_diff(migration)
     assert lost == [] and [(d.name, d.field) for d in gained] == [("Initech", "Contacts")]
 
 
 def test_a_deleted_customer_is_lost_data(workspace, old_connection, synced, admin):
-    migration = walk.start(workspace, old_connection, admin)
+    migration = scenario.start(workspace, old_connection, admin)
     synced["001A"].delete()
     lost, _, _ = selectors.key_data_diff(migration)
     assert [(d.name, d.field) for d in lost] == [("Acme Corp", "customer")]
@@ -371,13 +371,13 @@ def test_a_deleted_customer_is_lost_data(workspace, old_connection, synced, admi
 def test_third_party_keys_stripe_untouched_and_intercom_keys_on_the_old_id_counted(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
     services.step_b_apply(migration=migration, fields={"phase": "skalin_stage"})
-    walk.hubspot_sync(migration, hubspot_crm)
+    scenario.hubspot_sync(migration, hubspot_crm)
     assert services.hubspot_step_check(migration=migration, step="step_b", user=admin)["ok"]
     services.step_c_apply(migration=migration, two_way=["phase"])
-    walk.hubspot_sync(migration, hubspot_crm)
+    scenario.hubspot_sync(migration, hubspot_crm)
     assert services.hubspot_step_check(migration=migration, step="step_c", user=admin)["ok"]
 
     report = selectors.third_party_report(migration)
@@ -405,7 +405,7 @@ def test_a_changed_stripe_id_fails_the_third_party_check(
 ):
     from customers.models import CustomerSource
 
-    migration = walk.start(workspace, old_connection, admin)
+    migration = scenario.start(workspace, old_connection, admin)
     CustomerSource.objects.filter(source="stripe").update(external_id="cus_other")
     report = selectors.third_party_report(migration)
     assert not report.stripe_unchanged
@@ -415,7 +415,7 @@ def test_a_changed_stripe_id_fails_the_third_party_check(
 def test_an_intercom_key_equal_to_the_new_customer_id_still_matches(workspace, old_connection, synced, admin):
     from customers.models import CustomerSource
 
-    migration = walk.start(workspace, old_connection, admin)
+    migration = scenario.start(workspace, old_connection, admin)
     CustomerSource.objects.filter(source="intercom").update(external_id=synced["001B"].ref_id)
     [intercom] = selectors.third_party_report(migration).sources
     assert (intercom.on_new_id, intercom.no_longer_matching) == (1, 0)
@@ -424,6 +424,6 @@ def test_an_intercom_key_equal_to_the_new_customer_id_still_matches(workspace, o
 def test_refs_of_the_new_connection_count_as_synced(
     workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
 ):
-    migration = walk.start(workspace, old_connection, admin)
-    walk.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
     assert ExternalRef.objects.filter(connection=hubspot_connection, object_type="customers").count() == 3
