@@ -1,0 +1,176 @@
+"""The HubSpot portal of a company migrating from Salesforce: every account imported with its Salesforce id in
+a real custom property, some names changed, HubSpot-only customers, lifecycle stages and associations; the
+demo portal's records stay; the consent page connects the migration portal."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+
+from sandbox.common import issue_pair
+from sandbox.hubspot import schema, store
+from sandbox.hubspot.seed import seed as seed_hubspot
+from sandbox.migration import (
+    HUBSPOT_ONLY,
+    MIGRATION_PORTAL,
+    OLD_ID_PROPERTY,
+    PARTNER,
+    SYNC_FLAG_PROPERTY,
+    migrated_companies,
+    seed_migration_portal,
+)
+from sandbox.models import SandboxRecord
+from sandbox.salesforce.schema import DEFAULT_ORG
+from sandbox.salesforce.seed import seed as seed_salesforce
+from sandbox.salesforce.store import records as salesforce_records
+
+pytestmark = pytest.mark.django_db
+
+
+def normalised(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+@pytest.fixture
+def portal():
+    seed_salesforce(companies=25, random_seed=3)
+    return seed_migration_portal()
+
+
+def companies():
+    return {
+        row.external_id: row.properties
+        for row in SandboxRecord.objects.filter(crm="hubspot", object_type="companies", archived=False)
+    }
+
+
+def test_every_salesforce_account_becomes_one_company_carrying_its_id(portal):
+    accounts = {row.external_id: row.properties for row in salesforce_records(DEFAULT_ORG, "Account")}
+    by_old_id = {
+        props[OLD_ID_PROPERTY]: props for props in companies().values() if props.get(OLD_ID_PROPERTY)
+    }
+
+    assert set(by_old_id) == set(accounts)
+    for account_id, account in accounts.items():
+        company = by_old_id[account_id]
+        is_customer = account["Type"] == "Customer"
+        assert company["lifecyclestage"] == ("customer" if is_customer else company["lifecyclestage"])
+        assert (company["lifecyclestage"] == "customer") == is_customer
+        assert company[SYNC_FLAG_PROPERTY] == ("true" if is_customer else "false")
+    assert portal.migrated_customers == sum(1 for a in accounts.values() if a["Type"] == "Customer")
+
+
+def test_some_customers_were_renamed_so_that_neither_name_nor_domain_finds_them(portal):
+    accounts = {row.external_id: row.properties for row in salesforce_records(DEFAULT_ORG, "Account")}
+    renamed = [
+        props
+        for props in companies().values()
+        if props.get(OLD_ID_PROPERTY)
+        and normalised(props["name"]) != normalised(accounts[props[OLD_ID_PROPERTY]]["Name"])
+    ]
+    assert len(renamed) == portal.renamed >= 3
+    for props in renamed:
+        website = str(accounts[props[OLD_ID_PROPERTY]].get("Website") or "")
+        assert not props["domain"] or props["domain"] not in website
+
+
+def test_hubspot_only_customers_and_a_partner_left_out_by_the_checkbox(portal):
+    without_old_id = {
+        props["name"]: props for props in companies().values() if not props.get(OLD_ID_PROPERTY)
+    }
+    assert set(without_old_id) == {name for name, *_ in HUBSPOT_ONLY} | {PARTNER[0]}
+    assert {props[SYNC_FLAG_PROPERTY] for name, props in without_old_id.items() if name != PARTNER[0]} == {
+        "true"
+    }
+    assert without_old_id[PARTNER[0]][SYNC_FLAG_PROPERTY] == "false"
+    assert without_old_id[PARTNER[0]]["lifecyclestage"] == "customer"
+    assert portal.hubspot_only == len(HUBSPOT_ONLY)
+
+
+def test_contacts_deals_and_engagements_are_associated_with_their_company(portal):
+    contacts = SandboxRecord.objects.filter(crm="hubspot", object_type="contacts")
+    assert contacts.count() == portal.contacts > 0
+    links = store.associations_of("contacts", [c.external_id for c in contacts], "companies")
+    for contact in contacts:
+        assert list(links[contact.external_id]) == [contact.properties["associatedcompanyid"]]
+        assert contact.properties["email"]
+    sf_contacts = salesforce_records(DEFAULT_ORG, "Contact")
+    assert portal.contacts_left_out == sum(1 for c in sf_contacts if not c.properties.get("Email"))
+
+    deals = SandboxRecord.objects.filter(crm="hubspot", object_type="deals")
+    assert deals.count() == portal.deals > 0
+    assert {d.properties["dealstage"] for d in deals} == {"closedwon"}
+    assert set(store.associations_of("deals", [d.external_id for d in deals], "companies")) == {
+        d.external_id for d in deals
+    }
+    engagements = SandboxRecord.objects.filter(
+        crm="hubspot", object_type__in=["emails", "calls", "notes", "meetings"]
+    )
+    assert engagements.count() == portal.engagements > 0
+
+
+def test_the_old_id_property_is_a_real_property_and_seeding_again_adds_nothing(portal):
+    definition = store.property_definitions("companies")[OLD_ID_PROPERTY]
+    assert definition["label"] == "Salesforce Account ID" and definition["hubspotDefined"] is False
+    count = SandboxRecord.objects.filter(crm="hubspot").count()
+
+    again = seed_migration_portal()
+
+    assert again.created is False
+    assert SandboxRecord.objects.filter(crm="hubspot").count() == count
+
+
+def test_the_demo_portal_records_stay_and_the_import_gets_the_next_ids():
+    seed_hubspot(companies=5, random_seed=1)
+    before = set(
+        SandboxRecord.objects.filter(crm="hubspot", object_type="companies").values_list(
+            "external_id", flat=True
+        )
+    )
+    seed_salesforce(companies=8, random_seed=2)
+
+    seed_migration_portal()
+
+    after = set(
+        SandboxRecord.objects.filter(crm="hubspot", object_type="companies").values_list(
+            "external_id", flat=True
+        )
+    )
+    assert before < after
+    assert min(migrated_companies().values_list("external_id", flat=True)) > max(before)
+
+
+def test_the_consent_page_connects_the_migration_portal(client, settings, portal):
+    settings.SANDBOX_ENABLED = True
+    settings.CRM_SETTINGS = {
+        **settings.CRM_SETTINGS,
+        "hubspot": {
+            **settings.CRM_SETTINGS["hubspot"],
+            "client_id": "hs-client",
+            "client_secret": "hs-secret",
+        },
+    }
+    url = (
+        "/sandbox/hubspot-app/oauth/authorize?client_id=hs-client&state=s"
+        f"&redirect_uri=http://testserver/cb&account={MIGRATION_PORTAL}"
+    )
+    assert f"Sandbox portal {MIGRATION_PORTAL}?".encode() in client.get(url).content
+    allowed = client.post(url, {"decision": "allow"})
+    code = allowed["Location"].split("code=")[1].split("&")[0]
+    answer = client.post(
+        "/sandbox/hubspot/oauth/v1/token",
+        {"grant_type": "authorization_code", "code": code, "client_id": "hs-client", "client_secret": "hs-secret",
+         "redirect_uri": "http://testserver/cb"},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.content
+    info = client.get(f"/sandbox/hubspot/oauth/v1/access-tokens/{answer.json()['access_token']}").json()
+    assert str(info["hub_id"]) == MIGRATION_PORTAL
+
+    access, _ = issue_pair(crm="hubspot", account_id=MIGRATION_PORTAL, user_email="x@y.test", ttl_seconds=60)
+    listed = client.get(
+        "/sandbox/hubspot/crm/v3/properties/companies", HTTP_AUTHORIZATION=f"Bearer {access.value}"
+    )
+    assert OLD_ID_PROPERTY in {row["name"] for row in json.loads(listed.content)["results"]}
+    assert schema.DEFAULT_ACCOUNT != MIGRATION_PORTAL
