@@ -115,9 +115,16 @@ def migration_start(*, workspace: Workspace, old_connection: Connection, user: A
                 old_account_id=old_connection.remote_account_id,
                 started_by=user,
                 before=selectors.snapshot(workspace=workspace),
+                old_links=_old_links(old_connection),
             )
     except IntegrityError as race:
         raise ValidationError("A migration is already in progress in this workspace.") from race
+
+
+def _old_links(connection: Connection) -> dict[str, str]:
+    """The connection's synced customers and their ids there: what the migration must find again in
+    HubSpot. Taken at the start and refreshed until the connection is deleted."""
+    return {str(pk): ref.external_id for pk, ref in selectors.old_customer_refs(connection).items()}
 
 
 def migration_abandon(*, migration: Migration) -> Migration:
@@ -287,6 +294,8 @@ def old_connection_sync(*, migration: Migration) -> SyncRun:
 def old_id_check(*, migration: Migration, user: Any) -> dict[str, Any]:
     _require_reached(migration, Step.OLD_ID)
     rate = selectors.old_id_fill_rate(migration)
+    if migration.old_connection is not None:
+        migration.old_links = _old_links(migration.old_connection)
     problems = []
     if not migration.old_id_field_key:
         problems.append("No Old CRM ID field is chosen.")
@@ -338,9 +347,7 @@ def old_connection_delete(*, migration: Migration) -> None:
     if connection.runs.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).exists():
         raise ValidationError("A sync of the old connection is still running; delete it once it ends.")
     with transaction.atomic():
-        migration.old_links = {
-            str(pk): ref.external_id for pk, ref in selectors.old_customer_refs(connection).items()
-        }
+        migration.old_links = _old_links(connection)
         migration.before = selectors.snapshot(workspace=migration.workspace)
         migration.old_connection = None
         migration.save()
@@ -618,6 +625,29 @@ def hubspot_sync_preview(*, migration: Migration, step: str) -> SyncRun:
     return safety.plan_start(connection=connection)
 
 
+def _configuration_drift(migration: Migration, step: str) -> list[str]:
+    """The step's configuration must still be in place (a save in the connection's setup may change it):
+    the merge fields, and the Customer ID from the HubSpot Record ID."""
+    connection = migration.new_connection
+    if connection is None or step not in (migration.applied_at or {}):
+        return []
+    setting = _setting(connection, ObjectType.CUSTOMERS)
+    expected = (
+        ["ref_id"] if step != Step.STEP_A else [f"custom:{migration.old_id_field_key}", "name", "domain"]
+    )
+    found = []
+    merge_keys = list((setting.options or {}).get("merge_keys") or [])
+    if merge_keys != expected:
+        found.append(
+            f"The merge fields changed since '{Step(step).label}' was applied ({', '.join(merge_keys) or 'none'}; "
+            f"expected {', '.join(expected)}): apply the step again."
+        )
+    ref = setting.mappings.filter(local_field="ref_id").first()
+    if ref is None or ref.remote_field not in (HUBSPOT_RECORD_ID, ID_FIELD):
+        found.append("The Customer ID is no longer mapped from the HubSpot Record ID: apply the step again.")
+    return found
+
+
 def hubspot_step_check(
     *, migration: Migration, step: str, user: Any, accept_missing: bool = False
 ) -> dict[str, Any]:
@@ -630,6 +660,7 @@ def hubspot_step_check(
     problems = []
     if step not in (migration.applied_at or {}):
         problems.append(f"The configuration of '{Step(step).label}' was not applied.")
+    problems += _configuration_drift(migration, step)
     report = selectors.validation_report(migration, step)
     problems += report.problems(accept_missing=accept_missing)
     return _record_check(

@@ -427,3 +427,22 @@ def test_refs_of_the_new_connection_count_as_synced(
     migration = scenario.start(workspace, old_connection, admin)
     scenario.through_step_a(migration, admin, old_crm, hubspot_connection, hubspot_crm)
     assert ExternalRef.objects.filter(connection=hubspot_connection, object_type="customers").count() == 3
+
+
+def test_a_setup_saved_elsewhere_that_drops_the_old_id_merge_key_fails_the_check(
+    workspace, old_connection, old_crm, synced, admin, hubspot_connection, hubspot_crm
+):
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_connect(migration, admin, old_crm, hubspot_connection)
+    services.step_a_apply(migration=migration, old_id_property="salesforce_id")
+    scenario.hubspot_sync(migration, hubspot_crm)
+    setting = ObjectSetting.objects.get(connection=hubspot_connection, object_type=ObjectType.CUSTOMERS)
+    setting.options = {**setting.options, "merge_keys": ["ref_id", "name", "domain"]}
+    setting.save()
+    check = services.hubspot_step_check(migration=migration, step="step_a", user=admin)
+    assert not check["ok"] and "merge fields changed" in check["problems"][0]
+
+
+def test_the_old_customers_are_known_from_the_start(workspace, old_connection, synced, admin):
+    migration = scenario.start(workspace, old_connection, admin)
+    assert migration.old_links == {str(c.pk): old_id for old_id, c in synced.items()}
