@@ -216,7 +216,7 @@ def _import_salesforce(batch: _Import, org_id: str, result: MigrationPortal) -> 
                 # A rebranded site, or none typed in: the domain cannot find the customer either.
                 domain = f"{domain.split('.')[0]}-group.eu" if domain and result.renamed % 2 else ""
                 result.renamed += 1
-        company = batch.add(
+        imported = batch.add(
             "companies",
             {
                 "name": name,
@@ -232,12 +232,12 @@ def _import_salesforce(batch: _Import, org_id: str, result: MigrationPortal) -> 
             },
             account.created_at,
         )
-        company_of[account.external_id] = company
+        company_of[account.external_id] = imported
         result.companies += 1
     for contact in salesforce_records(org_id, "Contact").order_by("external_id"):
         props = contact.properties
-        company = company_of.get(str(props.get("AccountId") or ""))
-        if company is None:
+        owner = company_of.get(str(props.get("AccountId") or ""))
+        if owner is None:
             continue
         email = str(props.get("Email") or "").strip().lower()
         if not email:
@@ -252,11 +252,11 @@ def _import_salesforce(batch: _Import, org_id: str, result: MigrationPortal) -> 
                 "jobtitle": props.get("Title") or "",
                 "phone": props.get("Phone") or "",
                 "lifecyclestage": "customer",
-                "associatedcompanyid": company[1],
+                "associatedcompanyid": owner[1],
             },
             contact.created_at,
         )
-        batch.link(row, company)
+        batch.link(row, owner)
         contact_of[contact.external_id] = row
         result.contacts += 1
     for opportunity in salesforce_records(org_id, "Opportunity").order_by("external_id"):
