@@ -268,7 +268,9 @@ def _customer_create(
     tag_list = list(tags)
     if tag_list:
         customer.tags.set(tag_list)
-    customer.team_members.set(list(team_members))
+    members = list(team_members)
+    if members:  # a new row has none yet: nothing to read or remove first
+        customer.team_members.set(members)
     changelog_record(customer=customer, actor=actor, changes=[("created", "", customer.name)])
     return customer
 
@@ -612,17 +614,22 @@ def customer_upsert_from_crm(
         if managed_tags is not None:
             managed = {name.casefold() for name in managed_tags}
             wanted = {name.casefold(): name for name in crm_tags}
-            current_tags = list(customer.tags.all())
+            current_tags = [] if result.created else list(customer.tags.all())
             keep = [tag for tag in current_tags if tag.name.casefold() not in managed]
             new_tags = keep + tags_get_or_create(workspace=workspace, names=wanted.values())
             if {t.pk for t in new_tags} != {t.pk for t in current_tags}:
                 _customer_update(customer=customer, actor=actor, tags=new_tags)
                 result.changed.append("tags")
-        CustomerSource.objects.update_or_create(
-            customer=customer,
-            source=source,
-            defaults={"external_id": external_id, "last_synced_at": timezone.now()},
-        )
+        if result.created:  # a new customer has no source row yet: no look-up, no savepoints
+            CustomerSource.objects.create(
+                customer=customer, source=source, external_id=external_id, last_synced_at=timezone.now()
+            )
+        else:
+            CustomerSource.objects.update_or_create(
+                customer=customer,
+                source=source,
+                defaults={"external_id": external_id, "last_synced_at": timezone.now()},
+            )
         return result
 
 
