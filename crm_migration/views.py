@@ -52,6 +52,16 @@ def _migration(request: HttpRequest, pk: int) -> Migration:
     return get_visible_or_404(request.membership, Migration, pk=pk)  # type: ignore[attr-defined]
 
 
+def _posted_pk(request: HttpRequest, name: str) -> int | None:
+    """A row id from the form: absent is None; anything but digits is no such row (404), never a 500."""
+    value = request.POST.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise Http404("No such row.")
+    return int(value)
+
+
 def _base(**context: Any) -> dict[str, Any]:
     return {"nav": "settings", "settings_tab": "integrations", **context}
 
@@ -63,7 +73,7 @@ def index(request: HttpRequest) -> HttpResponse:
     migrations = visible(membership, Migration)
     current = migrations.filter(status=Migration.Status.OPEN).first()
     if request.method == "POST":
-        connection = get_visible_or_404(membership, Connection, pk=request.POST.get("connection") or 0)
+        connection = get_visible_or_404(membership, Connection, pk=_posted_pk(request, "connection") or 0)
         try:
             migration = services.migration_start(
                 workspace=membership.workspace, old_connection=connection, user=request.user
@@ -202,7 +212,7 @@ def _tick(request: HttpRequest, migration: Migration) -> str:
 
 
 def _old_id_field(request: HttpRequest, migration: Migration) -> str:
-    picked = request.POST.get("field")
+    picked = _posted_pk(request, "field")
     field = None
     if picked:
         field = get_visible_or_404(request.membership, CustomField, pk=picked)  # type: ignore[attr-defined]
@@ -237,7 +247,7 @@ def _delete_old(request: HttpRequest, migration: Migration) -> str:
 
 
 def _attach(request: HttpRequest, migration: Migration) -> str:
-    picked = request.POST.get("connection")
+    picked = _posted_pk(request, "connection")
     connection = None
     if picked:
         connection = get_visible_or_404(request.membership, Connection, pk=picked)  # type: ignore[attr-defined]

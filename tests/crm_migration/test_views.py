@@ -204,3 +204,29 @@ def test_preview_starts_a_plan_of_the_hubspot_connection(
     assert plan.dry_run and response["Location"] == reverse(
         "integrations:run", args=[hubspot_connection.pk, plan.pk]
     )
+
+
+def test_a_malformed_row_id_is_not_found_not_a_crash(client_for, admin_membership, migration):
+    client = client_for(admin_membership)
+    assert client.post(reverse("crm_migration:index"), {"connection": "abc"}).status_code == 404
+    scenario.through_preparation(migration, admin_membership.user)
+    response = client.post(
+        reverse("crm_migration:act", args=[migration.pk, "old-id-field"]),
+        {"step": "old_id", "field": "1 OR 1"},
+    )
+    assert response.status_code == 404
+
+
+def test_a_finished_migration_refuses_actions_and_the_index_offers_a_new_one(
+    client_for, admin_membership, migration
+):
+    services.migration_abandon(migration=migration)
+    client = client_for(admin_membership)
+    response = client.post(
+        reverse("crm_migration:act", args=[migration.pk, "tick"]),
+        {"step": "preparation", "items": ["super_admin"]},
+        follow=True,
+    )
+    assert "abandoned; start a new one" in response.content.decode()
+    page = client.get(reverse("crm_migration:index")).content.decode()
+    assert "Start the migration to HubSpot" in page and "Abandoned" in page
