@@ -447,3 +447,36 @@ def test_the_renewal_never_comes_after_the_end(end, tacit, notice_value, notice_
     assert renews <= end
     if not tacit:
         assert renews == end
+
+
+def test_refreshing_many_customers_at_once_gives_each_what_refreshing_it_alone_gives(workspace):
+    from agreements.services import customer_next_renewal, customers_refresh_revenue
+
+    running, ended, cancelled_only, empty = (CustomerFactory(workspace=workspace) for _ in range(4))
+    AgreementFactory.create(customer=running, amount=Decimal("2400"), amount_period=AmountPeriod.ARR,
+                            start_date=TODAY - dt.timedelta(days=100), end_date=TODAY + dt.timedelta(days=200))  # fmt: skip
+    AgreementFactory.create(customer=running, amount=Decimal("50"), amount_period=AmountPeriod.MRR,
+                            start_date=TODAY - dt.timedelta(days=10), end_date=TODAY + dt.timedelta(days=60),
+                            tacit_renewal=True, notice_value=1, notice_unit=Interval.MONTH)  # fmt: skip
+    AgreementFactory.create(customer=running, amount=Decimal("9"), amount_period=AmountPeriod.MRR,
+                            start_date=TODAY - dt.timedelta(days=10), status=AgreementStatus.PAUSED)  # fmt: skip
+    AgreementFactory.create(customer=ended, start_date=TODAY - dt.timedelta(days=400),
+                            end_date=TODAY - dt.timedelta(days=35))  # fmt: skip
+    AgreementFactory.create(customer=ended, start_date=TODAY - dt.timedelta(days=800),
+                            end_date=TODAY - dt.timedelta(days=435))  # fmt: skip
+    AgreementFactory.create(customer=cancelled_only, start_date=TODAY - dt.timedelta(days=10),
+                            status=AgreementStatus.CANCELLED)  # fmt: skip
+    customers = [running, ended, cancelled_only, empty]
+    for customer in customers:
+        customer.active_mrr, customer.next_renewal_on = Decimal("123"), TODAY  # stale figures
+
+    customers_refresh_revenue(customers=customers, today=TODAY)
+    for customer in customers:
+        expected = (customer_active_mrr(customer=customer, today=TODAY),
+                    customer_next_renewal(customer=customer, today=TODAY))  # fmt: skip
+        assert (customer.active_mrr, customer.next_renewal_on) == expected
+        customer.refresh_from_db()
+        assert (customer.active_mrr, customer.next_renewal_on) == expected
+    assert running.active_mrr == Decimal("250.00")
+    assert ended.next_renewal_on == TODAY - dt.timedelta(days=35)
+    assert cancelled_only.next_renewal_on is None and empty.active_mrr == Decimal("0")

@@ -179,3 +179,31 @@ def test_a_meeting_planned_ahead_becomes_last_contact_once_it_has_happened(custo
 
     customer.refresh_from_db()
     assert customer.last_contact_at is not None
+
+
+def test_refreshing_many_customers_at_once_gives_each_its_own_last_contact(workspace):
+    from interactions.services import customers_refresh_last_contact
+
+    talkative, silent, future_only = (CustomerFactory(workspace=workspace) for _ in range(3))
+    InteractionFactory(
+        customer=talkative, kind=InteractionKind.EMAIL, direction=Direction.INCOMING, occurred_at=ago(9)
+    )
+    InteractionFactory(customer=talkative, kind=InteractionKind.CALL, direction="", occurred_at=ago(3))
+    InteractionFactory(
+        customer=talkative, kind=InteractionKind.EMAIL, direction=Direction.OUTGOING, occurred_at=ago(1)
+    )
+    InteractionFactory(customer=silent, kind=InteractionKind.NOTE, direction="", occurred_at=ago(2))
+    InteractionFactory(customer=future_only, kind=InteractionKind.MEETING, direction="", attended=True,
+                       occurred_at=ago(-3))  # fmt: skip
+    customers = [talkative, silent, future_only]
+    for customer in customers:
+        customer.last_contact_at = ago(100)  # stale
+
+    customers_refresh_last_contact(customers=customers)
+    for customer in customers:
+        expected = customer_last_contact(customer=customer)
+        assert customer.last_contact_at == expected
+        customer.refresh_from_db()
+        assert customer.last_contact_at == expected
+    assert talkative.last_contact_at is not None and silent.last_contact_at is None
+    assert future_only.last_contact_at is None
