@@ -28,6 +28,10 @@ FORMULAS = {
     "grr": "GRR = Σ min(MRR at quarter end, MRR at start) of the customers paying at its start ÷ Σ their MRR at its start",
     "renewals": "Agreements (not Pending, Paused or Cancelled) whose renewal date is between today and today + N days",
     "at_risk": "Customers not churned whose health score ≤ 3",
+    "dropping": (
+        "Customers not churned whose overall health score for the latest computed week is lower than "
+        "the week before's (the customer list's “Dropping”)"
+    ),
     "pulse": "Share of a CSM's customers (not churned) whose CSM Pulse was set in the last 90 days",
 }
 

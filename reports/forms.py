@@ -11,7 +11,7 @@ from workspaces.models import Membership
 
 from .services import Filters
 
-EXPORTS = ("months", "quarters", "renewals", "at_risk", "pulse")
+EXPORTS = ("months", "quarters", "renewals", "at_risk", "dropping", "pulse")
 
 
 class ReportFilterForm(forms.Form):

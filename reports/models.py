@@ -13,6 +13,9 @@ class ReportSnapshot(models.Model):
     currency = models.CharField(max_length=3, default="EUR")
     # The dates at which MRR was measured: month ends, oldest first, then the day itself.
     points = models.JSONField(default=list)
+    # The latest week with health scores when the snapshot was taken (its Monday): what "dropping" compares
+    # with the week before. None when the workspace has no scores yet.
+    health_week = models.DateField(null=True)
 
     class Meta:
         ordering = ["-day"]
@@ -42,6 +45,10 @@ class CustomerFigures(models.Model):
     # The earliest start of a contract counted in MRR: tells a new customer from a reactivation.
     first_start = models.DateField(null=True)
     health_score = models.PositiveSmallIntegerField(null=True)
+    # The score of the snapshot's health week and of the week before, when it fell between the two (the
+    # weekly computation's `HealthScore.dropping`); both None otherwise.
+    dropped_from = models.DecimalField(max_digits=3, decimal_places=1, null=True)
+    dropped_to = models.DecimalField(max_digits=3, decimal_places=1, null=True)
     pulse_at = models.DateTimeField(null=True)
     # [[renews_on ISO date, MRR cents], ...] for contracts renewing within 90 days of the snapshot.
     renewals = models.JSONField(default=list)

@@ -16,6 +16,8 @@ from django.utils import timezone
 from agreements.models import MANUAL_STATUSES, Agreement
 from agreements.services import counted_in_mrr
 from customers.models import CHURN_PHASE, Customer
+from healthscore.models import AT_RISK_SCORE, HealthScore
+from healthscore.selectors import latest_week
 from workspaces.models import Workspace
 
 from . import figures
@@ -24,7 +26,6 @@ from .models import CustomerFigures, ReportSnapshot
 KEEP_SNAPSHOTS = 7
 RENEWAL_WINDOWS = (30, 60, 90)
 PULSE_FRESH = dt.timedelta(days=90)
-AT_RISK_MAX = 3
 SHOWN_MONTHS = 12
 
 
@@ -63,6 +64,17 @@ def report_snapshot_compute(*, workspace_id: int, now: dt.datetime | None = None
         customer__workspace_id=workspace_id
     ).values_list("customer_id", "tag_id"):
         tags[customer_id].append(tag_id)
+    # "Dropping" is the weekly computation's own verdict (overall score below the week before's), read
+    # from the latest week as the customer list reads it.
+    health_week = latest_week(workspace_id)
+    drops: dict[int, tuple[Decimal | None, Decimal | None]] = {}
+    if health_week is not None:
+        drops = {
+            customer_id: (previous, overall)
+            for customer_id, previous, overall in HealthScore.objects.filter(
+                workspace_id=workspace_id, week=health_week, dropping=True
+            ).values_list("customer_id", "previous_overall", "overall")
+        }
 
     ReportSnapshot.objects.filter(workspace_id=workspace_id, day=today).delete()
     snapshot = ReportSnapshot.objects.create(
@@ -71,6 +83,7 @@ def report_snapshot_compute(*, workspace_id: int, now: dt.datetime | None = None
         computed_at=now,
         currency=workspace.currency,
         points=[point.isoformat() for point in points],
+        health_week=health_week,
     )
     customers = Customer.objects.filter(workspace_id=workspace_id).values_list(
         "pk",
@@ -97,6 +110,8 @@ def report_snapshot_compute(*, workspace_id: int, now: dt.datetime | None = None
             health_score=health_score,
             pulse_at=pulse_at,
             renewals=sorted(renewals[pk]),
+            dropped_from=drops[pk][0] if pk in drops else None,
+            dropped_to=drops[pk][1] if pk in drops else None,
         )
         for pk, name, owner_id, phase_id, phase_name, profile_id, health_score, pulse_at in customers.iterator(
             chunk_size=2000
@@ -152,6 +167,7 @@ class Report:
     customers: int  # not churned
     renewals: list[RenewalWindow]
     at_risk: list[CustomerFigures]
+    dropping: list[CustomerFigures]
     pulse: list[PulseLine]
     shown_from: int = 0  # first point index shown in the month-by-month table
     formulas: dict[str, str] = field(default_factory=lambda: figures.FORMULAS)
@@ -215,8 +231,12 @@ def report_build(*, snapshot: ReportSnapshot, filters: Filters) -> Report:
         customers=len(live),
         renewals=_renewals(rows, snapshot.day),
         at_risk=sorted(
-            (row for row in live if row.health_score is not None and row.health_score <= AT_RISK_MAX),
+            (row for row in live if row.health_score is not None and row.health_score <= AT_RISK_SCORE),
             key=lambda row: (row.health_score, -row.mrr_cents[-1], row.name),
+        ),
+        dropping=sorted(
+            (row for row in live if row.dropped_from is not None and row.dropped_to is not None),
+            key=lambda row: (row.dropped_to - row.dropped_from, row.name),  # type: ignore[operator]
         ),
         pulse=_pulse(live, snapshot.computed_at),
         shown_from=max(0, len(points) - 1 - SHOWN_MONTHS),

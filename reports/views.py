@@ -144,6 +144,21 @@ def _csv(report: services.Report, export: str) -> HttpResponse:
         writer.writerow(["customer_id", "name", "health_score", f"mrr_{currency}"])
         for row in report.at_risk:
             writer.writerow([row.customer_id, _text(row.name), row.health_score, _money(row.mrr_cents[-1])])
+    elif export == "dropping":
+        writer.writerow(
+            ["customer_id", "name", "health_week", "score_week_before", "score", f"mrr_{currency}"]
+        )
+        for row in report.dropping:
+            writer.writerow(
+                [
+                    row.customer_id,
+                    _text(row.name),
+                    report.snapshot.health_week,
+                    row.dropped_from,
+                    row.dropped_to,
+                    _money(row.mrr_cents[-1]),
+                ]
+            )
     else:
         writer.writerow(["csm", "owned_customers", "pulse_in_last_90_days", "share_percent"])
         for pulse in report.pulse:

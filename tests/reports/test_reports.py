@@ -11,7 +11,9 @@ import pytest
 from django.urls import reverse
 
 from agreements.models import AgreementStatus
-from customers.models import Tag
+from customers.models import Customer, HealthProfile, Tag
+from healthscore.models import HealthScore
+from healthscore.selectors import dropping_scores
 from reports.models import ReportSnapshot
 from reports.services import Filters, report_build, report_snapshot_compute
 from tests.factories import AgreementFactory, CustomerFactory, phase
@@ -138,6 +140,17 @@ def test_filters_by_owner_and_tag(book, workspace):
         assert movement.total == report.series.mrr[i] - report.series.mrr[i - 1]
 
 
+def test_filters_by_phase_and_profile(book, workspace):
+    churned = compute(workspace, Filters(phase_id=phase(workspace, "churn").pk))
+    # B alone: 200 from 15 Jun 2024 to 15 Mar 2025; it is not counted among the (live) customers.
+    assert [total // 100 for total in churned.series.mrr][3:6] == [0, 200, 200]
+    assert (churned.mrr_now, churned.customers) == (0, 0)
+    profile = HealthProfile.objects.create(workspace=workspace, name="Enterprise")
+    Customer.objects.filter(name="C").update(health_profile=profile)
+    profiled = compute(workspace, Filters(profile_id=profile.pk))
+    assert (profiled.mrr_now, profiled.customers, [row.name for row in profiled.at_risk]) == (15000, 1, ["C"])
+
+
 def test_a_second_computation_the_same_day_replaces_the_first(book, workspace):
     compute(workspace)
     compute(workspace)
@@ -153,7 +166,7 @@ def test_the_page_shows_figures_with_their_formulas(book, workspace, client_for,
     assert "380.00" in html and "4,560.00" in html
     assert "MRR(d) = Σ mrr of agreements" in html
     assert "NRR = " in html and "GRR = " in html
-    assert "<svg" in html and "Dropping" in html and "Unavailable" in html
+    assert "<svg" in html and "Dropping: 0" in html and "No health scores have been computed yet" in html
     assert "Recompute now" not in html  # CSMs only read
 
 
@@ -200,3 +213,79 @@ def test_another_workspace_sees_only_its_own_report(book, workspace, client_for,
     compute(workspace)
     html = client_for(stranger_membership).get(reverse("reports:index")).content.decode()
     assert "No report has been computed" in html
+
+
+# ---- dropping ------------------------------------------------------------------------------------------
+
+LATEST_WEEK = dt.date(2025, 5, 12)
+WEEK_BEFORE = dt.date(2025, 5, 5)
+
+
+def score(customer, week, overall, previous):
+    """A weekly score as the health computation writes it: dropping when it fell below the week before's."""
+    overall = Decimal(overall) if overall is not None else None
+    previous = Decimal(previous) if previous is not None else None
+    return HealthScore.objects.create(
+        workspace_id=customer.workspace_id,
+        customer=customer,
+        week=week,
+        overall=overall,
+        previous_overall=previous,
+        dropping=overall is not None and previous is not None and overall < previous,
+        computed_at=NOW,
+    )
+
+
+@pytest.fixture
+def scores(book, workspace, other_workspace):
+    """Latest week (12 May 2025): A 7.0 -> 6.5 and F 4.5 -> 2.0 fell; C stayed at 3.0; B fell 5.0 -> 1.0 but
+    is churned; D fell the week before only and has no score for the latest week; E has its first score
+    (nothing to compare with). Another workspace's customer fell too and never shows."""
+    customers = {customer.name: customer for customer in Customer.objects.filter(workspace=workspace)}
+    score(customers["A"], LATEST_WEEK, "6.5", "7.0")
+    score(customers["F"], LATEST_WEEK, "2.0", "4.5")
+    score(customers["C"], LATEST_WEEK, "3.0", "3.0")
+    score(customers["B"], LATEST_WEEK, "1.0", "5.0")
+    score(customers["D"], WEEK_BEFORE, "4.0", "6.0")
+    score(CustomerFactory(workspace=workspace, name="E"), LATEST_WEEK, "5.0", None)
+    score(CustomerFactory(workspace=other_workspace, name="Y"), LATEST_WEEK, "1.0", "9.0")
+    return customers
+
+
+def test_dropping_customers_are_those_whose_latest_weekly_score_fell(scores, workspace):
+    report = compute(workspace)
+    assert report.snapshot.health_week == LATEST_WEEK
+    assert [(row.name, row.dropped_from, row.dropped_to) for row in report.dropping] == [
+        ("F", Decimal("4.5"), Decimal("2.0")),  # the largest fall first
+        ("A", Decimal("7.0"), Decimal("6.5")),
+    ]
+
+
+def test_the_report_and_the_customer_list_agree_on_who_is_dropping(scores, workspace, manager_membership):
+    listed = {health.customer.name for health in dropping_scores(manager_membership)}
+    assert {row.name for row in compute(workspace).dropping} == listed == {"A", "F"}
+
+
+def test_dropping_follows_the_filters(scores, workspace, book):
+    assert [row.name for row in compute(workspace, Filters(owner=str(book["other"].pk))).dropping] == []
+    assert [row.name for row in compute(workspace, Filters(tag_id=book["tag"].pk)).dropping] == ["A"]
+
+
+def test_without_weekly_scores_nothing_is_dropping(book, workspace):
+    report = compute(workspace)
+    assert report.snapshot.health_week is None and report.dropping == []
+
+
+def test_the_page_and_the_csv_show_the_dropping_customers(scores, workspace, client_for, csm_membership):
+    compute(workspace)
+    client = client_for(csm_membership)
+    html = client.get(reverse("reports:index")).content.decode()
+    assert "Dropping: 2" in html and "lower than the week before" in html and "12 May 2025" in html
+    assert html.index("4.5 → 2.0") < html.index("7.0 → 6.5")
+    response = client.get(reverse("reports:index"), {"export": "dropping"})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["customer_id", "name", "health_week", "score_week_before", "score", "mrr_EUR"]
+    assert [row[1:] for row in rows[1:]] == [
+        ["F", "2025-05-12", "4.5", "2.0", "80.00"],
+        ["A", "2025-05-12", "7.0", "6.5", "150.00"],
+    ]
