@@ -4,7 +4,7 @@ Companies come from the search endpoint, walked by keyset on the modification ti
 Contacts, deals and engagements hang off the synced companies. A full read finds them through the v4
 associations of the synced companies, 1,000 companies a page. An incremental read searches what changed
 since the cursor and keeps what is linked to a synced company, so its cost follows the changes, not the
-portal's size.
+portal's size; past FULL_READ_FROM changes per synced company, reading through the companies costs less.
 """
 
 from __future__ import annotations
