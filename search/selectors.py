@@ -2,8 +2,9 @@
 
 PostgreSQL: every word must match as a word prefix in the GIN-indexed tsvector of the unaccented text
 (`'acme':* & 'corp':*`). When nothing matches, each word of 3+ letters is corrected against the
-workspace's dictionary of words (`SearchWord`, trigram-indexed): "globx" becomes `'globx':* | 'globex':*`,
-and the same full-text query runs again. SQLite: every word must match the start of a word of the
+workspace's dictionary of words (`SearchWord`, trigram-indexed): "globx" becomes `('globx':* | 'globex')`,
+and the same full-text query runs again. Words of one or two letters are tested as a filter when a longer
+word can narrow the rows through the index. SQLite: every word must match the start of a word of the
 normalised text with LIKE, and typos are not corrected. Words in scripts written without spaces (CJK) and
 numbers match anywhere in the text, on both.
 
@@ -12,7 +13,8 @@ chosen from the number of matches rather than left to estimates the planner gets
 bench/README.md): up to MATCH_CAP matches are read from the GIN index and sorted, which is exact whenever
 they are all there; past it, the first WALK rows of the kind in title order are tested, which is exact when
 enough of them match; otherwise the rows found by the walk come first, then the best titles of the capped
-set (a common word whose rows sit late in the alphabet: the list says more rows match)."""
+set (a common word whose rows sit late in the alphabet: the list says more rows match). When every word is
+a one- or two-letter prefix (many matches), the walk is tried first."""
 
 from __future__ import annotations
 
@@ -30,10 +32,10 @@ from workspaces.models import Membership
 from .models import Kind, SearchEntry, SearchWord
 from .text import correctable, matches_anywhere, query_tokens, word_parts
 
-# Trigram word similarity a correction must reach (pg_trgm's default, 0.6, misses one wrong letter in 6).
-TYPO_THRESHOLD = 0.45
-# Corrections kept per query word, the closest first (symmetric similarity, so that a longer word
-# containing the query's letters does not outrank a one-letter fix).
+# Trigram similarity a correction must reach. A letter dropped from or added to a word of n letters leaves
+# (n - 2) / (n + 3) of the trigrams shared: 0.375 at 5 letters, 0.44 at 6 (pg_trgm's default, 0.3, it is).
+TYPO_THRESHOLD = 0.3
+# Corrections kept per query word, the closest first.
 CORRECTIONS_PER_WORD = 3
 # Corrections much further from the typed word than the closest one are dropped ("wilow" is "willow",
 # not also "wilson").
@@ -187,15 +189,15 @@ def _grouped(rows_for: Callable[[str], list[SearchEntry]], per_kind: int) -> lis
 def _corrections(*, workspace_id: int, tokens: list[str]) -> dict[str, list[str]]:
     """The dictionary words each correctable query word may be a typo of, the closest first."""
     corrections: dict[str, list[str]] = {}
-    with _local_settings({"pg_trgm.word_similarity_threshold": str(TYPO_THRESHOLD)}) as cursor:
+    with _local_settings({"pg_trgm.similarity_threshold": str(TYPO_THRESHOLD)}) as cursor:
         for token in tokens:
             if not correctable(token):
                 continue
-            # `%s <% word` is answered by the trigram index on the words; the length bounds and the
-            # ordering only look at the few candidates it returns.
+            # `word % token` (similarity above the threshold) is answered by the trigram index on the
+            # words; the length bounds and the ordering only look at the few candidates it returns.
             cursor.execute(
                 f"""SELECT word, similarity(word, %s) AS closeness FROM {SearchWord._meta.db_table}
-                     WHERE workspace_id = %s AND %s <%% word AND word <> %s
+                     WHERE workspace_id = %s AND word %% %s AND word <> %s
                        AND length(word) BETWEEN %s AND %s
                      ORDER BY closeness DESC, word
                      LIMIT %s""",

@@ -3,7 +3,9 @@
 A pass claims the state row with a conditional UPDATE (never two at once; a claim older than
 STALE_CLAIM is taken over, since a killed worker cannot release it). It indexes customers, contacts and
 agreements whose `updated_at` is at or after the previous pass's start minus OVERLAP (a transaction that
-committed late is still seen; indexing a row twice costs nothing), then drops entries whose row is gone.
+committed late is still seen; indexing a row twice costs a read: an entry equal to the stored one is not
+written again), then drops entries whose row is gone. It also keeps the dictionary of typo corrections
+(`SearchWord`): words are added as entries are written, and dropped by full passes.
 Once a day, and on an Admin's "Reindex now" for their workspace, it rebuilds in full: a change written with
 `QuerySet.update()` does not move `updated_at`, and the daily full pass catches it."""
 
@@ -46,6 +48,8 @@ SOURCES: dict[str, type[Model]] = {Kind.CUSTOMER: Customer, Kind.CONTACT: Contac
 class PassResult:
     full: bool
     indexed: dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in SOURCES})
+    # Entries new or different from the stored ones: the others are not written again.
+    written: int = 0
     removed: int = 0
     workspaces_rebuilt: list[int] = field(default_factory=list)
     seconds: float = 0.0
@@ -198,14 +202,35 @@ def _index(
         for page in _chunks(_source_rows(kind, since=since, workspace_ids=workspace_ids)):
             now = timezone.now()
             entries = [build(row, now) for row in page]  # type: ignore[operator]
+            changed = _changed(kind, entries)
             SearchEntry.objects.bulk_create(
-                entries,
+                changed,
                 update_conflicts=True,
                 unique_fields=["kind", "object_id"],
                 update_fields=UPDATE_FIELDS,
             )
+            result.written += len(changed)
             result.indexed[kind] += len(entries)
             _add_words(entries, words)
+
+
+# What an entry shows and matches: an entry whose values are all the same is not written again, so that
+# the daily full pass does not rewrite (and bloat) the whole table and its GIN indexes.
+COMPARED_FIELDS = ["workspace_id", "customer_id", "title", "subtitle", "search_text"]
+
+
+def _changed(kind: str, entries: list[SearchEntry]) -> list[SearchEntry]:
+    stored = {
+        values[0]: values[1:]
+        for values in SearchEntry.objects.filter(
+            kind=kind, object_id__in=[entry.object_id for entry in entries]
+        ).values_list("object_id", *COMPARED_FIELDS)
+    }
+    return [
+        entry
+        for entry in entries
+        if stored.get(entry.object_id) != tuple(getattr(entry, name) for name in COMPARED_FIELDS)
+    ]
 
 
 def _add_words(entries: list[SearchEntry], words: dict[int, set[str]]) -> None:

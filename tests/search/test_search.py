@@ -149,6 +149,19 @@ def test_an_incremental_pass_reads_only_rows_changed_since_the_last(indexed):
     assert result.indexed == {"customer": 0, "contact": 0, "agreement": 0}
 
 
+def test_entries_that_did_not_change_are_not_written_again(indexed):
+    before = dict(SearchEntry.objects.values_list("pk", "indexed_at"))
+    result = search_index_pass(full=True)
+    assert result is not None and result.indexed["customer"] == 4 and result.written == 0
+    assert dict(SearchEntry.objects.values_list("pk", "indexed_at")) == before
+    globex = indexed["globex"]
+    globex.ref_id = "CUST-0043"
+    globex.save()
+    result = search_index_pass(full=True)
+    assert result is not None and result.written == 1  # its contacts and agreement show only its name
+    assert "cust-0043" in SearchEntry.objects.get(kind=Kind.CUSTOMER, object_id=globex.pk).search_text
+
+
 def test_rows_changed_long_ago_are_skipped_by_an_incremental_pass(indexed, workspace):
     old = CustomerFactory(workspace=workspace, name="Hooli")
     type(old).objects.filter(pk=old.pk).update(updated_at=timezone.now() - dt.timedelta(days=2))
