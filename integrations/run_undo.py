@@ -322,7 +322,8 @@ def run_undo(*, run: SyncRun, user: Any, confirmation: str, disable_connection: 
             interactions=len(interaction_ids),
             kept=len(preview.kept),
         )
-        + f" (active MRR {mrr}); {connection.get_crm_display()} sync run #{run.pk}"
+        + f"; active MRR removed: {mrr} {connection.workspace.currency}"
+        + f"; {connection.get_crm_display()} sync run #{run.pk}"
         + ("; connection disabled" if disable_connection else ""),
         actor_kind=actor.kind,
         actor_user=user,

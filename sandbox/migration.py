@@ -25,9 +25,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.models import Connection, ObjectType, SyncMode
+from customers.models import Customer, CustomerSource
+from integrations.models import Connection, ObjectType, SyncMode, SyncState
 from integrations.services import object_setting_update, settings_create_defaults
-from workspaces.models import Workspace
+from skalin.demo_data import DEMO_PASSWORD
+from workspaces.models import Role, Workspace
+from workspaces.services import membership_invite, user_get_or_create, workspace_create
 
 from .common import issue_pair
 from .hubspot import schema as hubspot
@@ -36,6 +39,7 @@ from .hubspot.store import association_pair, iso, new_record, next_ids
 from .models import SandboxAccount, SandboxAssociation, SandboxProperty, SandboxRecord
 from .salesforce import schema as salesforce
 from .salesforce.oauth import instance_url
+from .salesforce.seed import seed as seed_salesforce
 from .salesforce.store import records as salesforce_records
 
 MIGRATION_PORTAL = "87654321"
@@ -495,7 +499,7 @@ STRIPE_EVERY = 3
 @dataclass
 class MigrationDemo:
     workspace: Workspace
-    connection: Connection
+    connection: Connection | None
     created: bool
     salesforce: str
 
@@ -503,11 +507,6 @@ class MigrationDemo:
 def prepare_migration_demo(*, companies: int = MIGRATING_COMPANIES, random_seed: int = 5) -> MigrationDemo:
     """The migrating company: a workspace connected to the sandbox Salesforce (synced later, once the
     server answers), with an Admin and a CSM. Created once; later calls return it."""
-    from skalin.demo_data import DEMO_PASSWORD
-    from workspaces.services import membership_invite, user_get_or_create, workspace_create
-
-    from .salesforce.seed import seed as seed_salesforce
-
     sandbox_required()
     summary = seed_salesforce(companies=companies, random_seed=random_seed)
     workspace = Workspace.objects.filter(slug=MIGRATING_SLUG).first()
@@ -520,21 +519,20 @@ def prepare_migration_demo(*, companies: int = MIGRATING_COMPANIES, random_seed:
             for email, first, last, role in MIGRATING_USERS:
                 user_get_or_create(email=email, first_name=first, last_name=last, password=DEMO_PASSWORD)
                 membership_invite(workspace=workspace, email=email, role=role)
-    connection = connect_salesforce_source(workspace=workspace)
+            connection: Connection | None = connect_salesforce_source(workspace=workspace)
+    else:
+        # Once the tour has deleted the Salesforce connection, it stays deleted.
+        connection = Connection.objects.filter(workspace=workspace, crm="salesforce").first()
     return MigrationDemo(workspace=workspace, connection=connection, created=created, salesforce=summary)
 
 
 def migration_demo_logins() -> list[tuple[str, str, str]]:
     """(email, password, role) of the migrating workspace's users, for the demo's login list."""
-    from skalin.demo_data import DEMO_PASSWORD
-
-    return [(email, DEMO_PASSWORD, role.title()) for email, _, _, role in MIGRATING_USERS]
+    return [(email, DEMO_PASSWORD, Role(role).label) for email, _, _, role in MIGRATING_USERS]
 
 
 def attach_stripe_ids(*, workspace: Workspace) -> int:
     """Billing already matched some customers by their Stripe id, kept on the customer whatever the CRM."""
-    from customers.models import Customer, CustomerSource
-
     customers = list(Customer.objects.filter(workspace=workspace).order_by("pk"))
     rows = [
         CustomerSource(customer=customer, source="stripe", external_id=f"cus_NW{customer.pk:06d}")
@@ -549,8 +547,6 @@ def import_moment() -> dt.datetime:
     """When the portal's import happened: a day ago, and before the cursor of every HubSpot connection that
     already synced, so that their incremental runs do not read the migrated companies (the sandbox has one
     set of HubSpot records for all portals)."""
-    from integrations.models import SyncState
-
     now = timezone.now()
     moment = now - dt.timedelta(days=1)
     for cursor in (

@@ -39,7 +39,8 @@ def run_undo(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
                 request,
                 f"Deleted {result.customers} customers created by run #{run.pk}, with their "
                 f"{result.contacts} contacts, {result.agreements} agreements and {result.interactions} "
-                f"interactions." + (f" {result.kept} were kept." if result.kept else ""),
+                f"interactions."
+                + (f" {result.kept} {'was' if result.kept == 1 else 'were'} kept." if result.kept else ""),
             )
             return redirect("integrations:run", pk=connection.pk, run_id=run.pk)
     return render(request, "integrations/run_undo.html", _context(connection, run, error), status=status)

@@ -174,3 +174,40 @@ def test_the_consent_page_connects_the_migration_portal(client, settings, portal
     )
     assert OLD_ID_PROPERTY in {row["name"] for row in json.loads(listed.content)["results"]}
     assert schema.DEFAULT_ACCOUNT != MIGRATION_PORTAL
+
+
+def test_the_command_seeds_an_empty_org_then_the_portal(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sandbox_migration", "--companies", "6", stdout=out)
+
+    assert "companies imported from Salesforce org" in out.getvalue()
+    assert migrated_companies().count() == 6
+
+
+def test_the_demo_workspace_is_prepared_once_and_a_deleted_salesforce_connection_stays_deleted(settings):
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    from integrations.models import Connection, ObjectSetting
+    from sandbox.migration import MIGRATING_SLUG, migration_demo_logins, prepare_migration_demo
+
+    settings.SANDBOX_ENABLED = True
+    first = prepare_migration_demo(companies=6)
+    assert first.created and first.workspace.slug == MIGRATING_SLUG
+    customers = ObjectSetting.objects.get(connection=first.connection, object_type="customers")
+    view = SandboxRecord.objects.get(
+        crm="salesforce", object_type="ListView", properties__DeveloperName="Customers"
+    )
+    assert customers.options["selection"]["list_view_id"] == view.external_id
+    assert first.connection.owns_customer_id and first.connection.status == Connection.Status.ACTIVE
+    for email, password, _ in migration_demo_logins():
+        assert authenticate(RequestFactory().post("/"), username=email, password=password) is not None
+
+    first.connection.delete()
+    again = prepare_migration_demo(companies=6)
+    assert not again.created and again.connection is None
+    assert not Connection.objects.filter(workspace=first.workspace).exists()

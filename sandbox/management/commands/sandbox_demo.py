@@ -10,6 +10,13 @@ from integrations.sync import sync_connection
 from workspaces.models import Workspace
 
 from ...demo import DEMO_COMPANIES, connect_demo_hubspot
+from ...migration import (
+    MIGRATING_NAME,
+    attach_stripe_ids,
+    migration_demo_logins,
+    prepare_migration_demo,
+    seed_migration_portal,
+)
 
 DEMO_WORKSPACE = "demo-saas"
 
@@ -40,14 +47,44 @@ class Command(BaseCommand):
                     f"{options['companies']} companies)."
                 )
             )
+        migrating = prepare_migration_demo()
+        if migrating.created:
+            self.stdout.write(self.style.SUCCESS(f"{MIGRATING_NAME}: {migrating.salesforce}."))
+        self._print_migration_logins()
         if not options["first_sync"]:
             return
+        self._wait_for_server(options["wait"])
+        self._first_hubspot_sync(connection)
+        self._migration_demo_first_sync(migrating.connection)
+
+    def _print_migration_logins(self) -> None:
+        self.stdout.write(f"\nMigration tour ({MIGRATING_NAME}, from Salesforce to HubSpot):")
+        for email, password, role in migration_demo_logins():
+            self.stdout.write(f"  {email:<22}  password: {password}   {role} of {MIGRATING_NAME}")
+
+    def _migration_demo_first_sync(self, connection: Any) -> None:
+        """The migrating workspace's life on Salesforce, then the HubSpot portal its company prepared,
+        imported after the demo portal's first sync (the sandbox holds one set of HubSpot records)."""
+        done = [SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL]
+        if connection is not None and not connection.runs.filter(status__in=done).exists():
+            run = sync_connection(connection_id=connection.pk, trigger=SyncRun.Trigger.COMMAND)
+            counts = run.by_object.get("customers", {})
+            stripe = attach_stripe_ids(workspace=connection.workspace)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{MIGRATING_NAME}: Salesforce run #{run.pk} {run.get_status_display().lower()}, "
+                    f"{counts.get('created', 0)} customers ({stripe} with a Stripe id)."
+                )
+            )
+        portal = seed_migration_portal()
+        self.stdout.write(self.style.SUCCESS(f"Sandbox HubSpot for the migration tour: {portal.summary()}."))
+
+    def _first_hubspot_sync(self, connection: Any) -> None:
         if connection.runs.filter(status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL]).exists():
             self.stdout.write(
                 "The sandbox HubSpot was synced before; the hourly schedule keeps it up to date."
             )
             return
-        self._wait_for_server(options["wait"])
         run = sync_connection(connection_id=connection.pk, trigger=SyncRun.Trigger.COMMAND)
         counts = run.by_object.get("customers", {})
         self.stdout.write(
