@@ -336,3 +336,10 @@ def test_the_first_matches_by_title_whatever_the_plan(many_names, csm_membership
         else:
             assert [entry.title for entry in group.entries] == first, (query, cap, walk)
         assert group.more
+
+
+@postgres_only
+def test_the_page_says_how_a_misspelt_word_was_read(indexed, client_for, csm_membership):
+    html = client_for(csm_membership).get(reverse("search:page"), {"q": "globx"}).content.decode()
+    assert "Nothing matches “globx” as typed; close spellings (globx → globex):" in html
+    assert "Globex Corporation" in html
