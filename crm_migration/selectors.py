@@ -150,25 +150,30 @@ class FillRate:
         return self.total > 0 and self.filled == self.total
 
 
-def old_customer_refs(connection: Connection) -> dict[int, ExternalRef]:
-    """The old connection's synced customers: local pk -> its link."""
+@dataclass(frozen=True)
+class OldLink:
+    external_id: str
+    last_seen_at: dt.datetime | None
+
+
+def old_customer_refs(connection: Connection) -> dict[int, OldLink]:
+    """The old connection's synced customers: local pk -> its id there and when a run last read it."""
     return {
-        ref.local_id: ref
-        for ref in ExternalRef.objects.filter(
+        local_id: OldLink(external_id, seen_at)
+        for local_id, external_id, seen_at in ExternalRef.objects.filter(
             connection=connection, object_type=ObjectType.CUSTOMERS, in_selection=True
-        ).select_related("last_seen_run")
+        ).values_list("local_id", "external_id", "last_seen_run__started_at")
     }
 
 
 def old_id_fill_rate(migration: Migration) -> FillRate:
     """Customers of the old connection whose Old CRM ID holds their record's id there, and why the others
-    do not."""
+    do not. The workspace's customers are read once and matched in memory: no IN list of every id."""
     connection, key = migration.old_connection, migration.old_id_field_key
     result = FillRate()
     if connection is None or not key:
         return result
     refs = old_customer_refs(connection)
-    result.total = len(refs)
     mapped_at = _applied_at(migration, Step.OLD_ID)
     quarantined = dict(
         QuarantinedRecord.objects.filter(
@@ -176,11 +181,14 @@ def old_id_fill_rate(migration: Migration) -> FillRate:
         ).values_list("external_id", "reason")
     )
     for pk, name, custom in (
-        Customer.objects.filter(pk__in=list(refs), workspace=migration.workspace)
+        Customer.objects.filter(workspace=migration.workspace)
         .order_by("name", "pk")
         .values_list("pk", "name", "custom_values")
     ):
-        ref = refs[pk]
+        ref = refs.get(pk)
+        if ref is None:
+            continue
+        result.total += 1
         value = clean_text((custom or {}).get(key))
         if value and value == ref.external_id:
             result.filled += 1
@@ -194,7 +202,7 @@ def old_id_fill_rate(migration: Migration) -> FillRate:
             )
         elif ref.external_id in quarantined:
             why = f"Quarantined by the last sync: {quarantined[ref.external_id]}"
-        elif ref.last_seen_run is None or (mapped_at and ref.last_seen_run.started_at < mapped_at):
+        elif ref.last_seen_at is None or (mapped_at and ref.last_seen_at < mapped_at):
             why = "Not read since the mapping was saved: let a sync run (it re-reads every customer)."
         else:
             why = "Read after the mapping was saved, yet empty: check the mapping of the field in the setup."
@@ -357,11 +365,13 @@ def validation_report(migration: Migration, step: str) -> ValidationReport:
     old_ids = {int(pk) for pk in (migration.old_links or {})}
     report.expected_old = len(old_ids)
     report.new_from_hubspot = len(set(links) - old_ids)
+    concerned = old_ids | set(links)
     customers = {
         pk: (name, ref_id)
-        for pk, name, ref_id in Customer.objects.filter(
-            workspace=migration.workspace, pk__in=list(old_ids | set(links))
-        ).values_list("pk", "name", "ref_id")
+        for pk, name, ref_id in Customer.objects.filter(workspace=migration.workspace).values_list(
+            "pk", "name", "ref_id"
+        )
+        if pk in concerned
     }
     for pk, (name, ref_id) in sorted(customers.items(), key=lambda item: (item[1][0], item[0])):
         hubspot_id = links.get(pk)
