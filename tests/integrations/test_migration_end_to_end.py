@@ -6,6 +6,7 @@ Customer ID switched to the HubSpot id, the HubSpot-only customers created, the 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -16,9 +17,10 @@ from django.urls import reverse
 
 from crm_migration import selectors as migration_selectors
 from crm_migration import services as migration
-from crm_migration.models import Step
+from crm_migration.models import Migration, Step
 from customers.models import Contact, Customer, CustomerSource
 from integrations.models import Connection, ExternalRef, ObjectType, SyncRun
+from integrations.run_undo import run_undo, run_undo_entries, run_undo_preview
 from integrations.sync import sync_connection
 from interactions.models import Interaction
 from sandbox.migration import (
@@ -28,6 +30,7 @@ from sandbox.migration import (
     PARTNER,
     STAGE_PROPERTY,
     SYNC_FLAG_PROPERTY,
+    MigrationPortal,
     attach_stripe_ids,
     configure_salesforce_source,
     migrated_companies,
@@ -99,10 +102,24 @@ def key_data(workspace) -> dict[int, tuple[Decimal, int, int]]:
     }
 
 
-def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses(sandbox, admin):
+@dataclass
+class Migrating:
+    """The workspace after the guide's steps 1 to 4, and what it was before HubSpot."""
+
+    run: Migration
+    hubspot: Connection
+    old_id_key: str
+    salesforce_ids: dict[int, str]
+    names: dict[int, str]
+    stripe: dict[int, str]
+    key_data: dict[int, tuple[Decimal, int, int]]
+    noted: Customer
+    portal: MigrationPortal
+
+
+def lived_on_salesforce_then_connected_hubspot(client: Client, workspace, user) -> Migrating:
     from sandbox.salesforce.seed import seed as seed_salesforce
 
-    client, workspace, user = admin
     seed_salesforce(companies=25, random_seed=3)
     portal = seed_migration_portal()
 
@@ -116,11 +133,7 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
     noted = Customer.objects.filter(workspace=workspace).order_by("pk").last()
     InteractionFactory(customer=noted, source="manual", subject="Call notes typed in Skalin")
     salesforce_ids = dict(Customer.objects.filter(workspace=workspace).values_list("pk", "ref_id"))
-    names_before = dict(Customer.objects.filter(workspace=workspace).values_list("pk", "name"))
     assert all(ref_id.startswith("001") for ref_id in salesforce_ids.values())
-    stripe_before = dict(
-        CustomerSource.objects.filter(source="stripe").values_list("customer_id", "external_id")
-    )
 
     # 1. HubSpot preparation: done outside Skalin (the seeded portal); ticked in the assistant.
     run = migration.migration_start(workspace=workspace, old_connection=salesforce, user=user)
@@ -141,13 +154,30 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
     migration.old_connection_disable(migration=run)
     migration.old_connection_delete(migration=run)
     assert migration.old_connection_check(migration=run, user=user)["ok"]
-    before = key_data(workspace)
 
     # 4. Connect the migration portal and attach it.
     hubspot = connect(client, "hubspot", account=MIGRATION_PORTAL)
     assert hubspot.remote_account_id == MIGRATION_PORTAL
     migration.new_connection_attach(migration=run, connection=hubspot)
     assert migration.connect_check(migration=run, user=user)["ok"]
+    client.post(reverse("integrations:set_status", args=[hubspot.pk, "enable"]))
+    return Migrating(
+        run=run,
+        hubspot=hubspot,
+        old_id_key=field.key,
+        salesforce_ids=salesforce_ids,
+        names=dict(Customer.objects.filter(workspace=workspace).values_list("pk", "name")),
+        stripe=dict(CustomerSource.objects.filter(source="stripe").values_list("customer_id", "external_id")),
+        key_data=key_data(workspace),
+        noted=noted,
+        portal=portal,
+    )
+
+
+def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses(sandbox, admin):
+    client, workspace, user = admin
+    state = lived_on_salesforce_then_connected_hubspot(client, workspace, user)
+    run, hubspot, salesforce_ids, before = state.run, state.hubspot, state.salesforce_ids, state.key_data
 
     # Step A: input only, minimal fields, the old id + name + domain as merge keys, the guide's filter field.
     migration.step_a_apply(
@@ -156,7 +186,6 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
         filter_property=SYNC_FLAG_PROPERTY,
         filter_values=["true"],
     )
-    client.post(reverse("integrations:set_status", args=[hubspot.pk, "enable"]))
     first = synced(hubspot)
     check = migration.hubspot_step_check(migration=run, step=Step.STEP_A, user=user)
     assert check["ok"], check["problems"]
@@ -164,7 +193,7 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
     customers = Customer.objects.filter(workspace=workspace)
     # Zero duplicates: every old customer was found (renamed ones by their Salesforce id), only the
     # HubSpot-only customers are new, and the partner without the checkbox stayed out.
-    assert migration_selectors.duplicates(workspace=workspace, old_id_key=field.key) == []
+    assert migration_selectors.duplicates(workspace=workspace, old_id_key=state.old_id_key) == []
     assert first.by_object["customers"]["created"] == len(HUBSPOT_ONLY)
     assert customers.count() == len(salesforce_ids) + len(HUBSPOT_ONLY)
     assert set(customers.exclude(pk__in=salesforce_ids).values_list("name", flat=True)) == {
@@ -176,9 +205,9 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
     renamed = [
         pk
         for pk, name in customers.values_list("pk", "name")
-        if pk in names_before and name != names_before[pk]
+        if pk in state.names and name != state.names[pk]
     ]
-    assert len(renamed) == portal.renamed > 0
+    assert len(renamed) == state.portal.renamed > 0
     # Every Customer ID switched from the Salesforce id to the HubSpot company id carrying it.
     hubspot_id_of = {row.properties[OLD_ID_PROPERTY]: row.external_id for row in migrated_companies()}
     for pk, salesforce_id in salesforce_ids.items():
@@ -192,10 +221,11 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
     after = key_data(workspace)
     assert {pk: after[pk] for pk in before} == before
     assert sum(before[pk][0] for pk in before) == sum(after[pk][0] for pk in before) > 0
-    assert Interaction.objects.filter(customer=noted, source="manual").count() == 1
+    assert Interaction.objects.filter(customer=state.noted, source="manual").count() == 1
     # The Stripe ids did not move.
-    assert dict(CustomerSource.objects.filter(source="stripe").values_list("customer_id", "external_id")) == (
-        stripe_before
+    assert (
+        dict(CustomerSource.objects.filter(source="stripe").values_list("customer_id", "external_id"))
+        == state.stripe
     )
     assert (
         Counter(
@@ -235,3 +265,43 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
     assert migration.third_party_check(migration=run, user=user)["ok"]
     run.refresh_from_db()
     assert run.status == "completed"
+
+
+def test_a_bad_first_hubspot_sync_is_undone_and_the_migration_goes_on(sandbox, admin):
+    """The guide's last resort ("too many accounts were created: a bulk deletion, and start fresh"), done by
+    the Admin: a step A without the filter brings the partner in; undoing the run deletes only what it
+    created, the merged customers keep their data and links, and the corrected step A finishes the job."""
+    client, workspace, user = admin
+    state = lived_on_salesforce_then_connected_hubspot(client, workspace, user)
+    new_names = sorted(name for name, *_ in HUBSPOT_ONLY)
+
+    migration.step_a_apply(migration=state.run, old_id_property=OLD_ID_PROPERTY)  # no filter field
+    bad = synced(state.hubspot)
+    assert bad.by_object["customers"]["created"] == len(HUBSPOT_ONLY) + 1
+    assert Customer.objects.filter(workspace=workspace, name=PARTNER[0]).exists()
+
+    preview = run_undo_preview(run=bad)
+    assert sorted(customer.name for customer in preview.deletable) == sorted([*new_names, PARTNER[0]])
+    assert preview.kept == []
+    result = run_undo(run=bad, user=user, confirmation=preview.confirmation_phrase)
+    assert result.customers == len(HUBSPOT_ONLY) + 1
+    customers = Customer.objects.filter(workspace=workspace)
+    assert set(customers.values_list("pk", flat=True)) == set(state.salesforce_ids)
+    assert key_data(workspace) == state.key_data
+    linked = ExternalRef.objects.filter(connection=state.hubspot, object_type=ObjectType.CUSTOMERS)
+    assert set(linked.values_list("local_id", flat=True)) == set(state.salesforce_ids)
+
+    migration.step_a_apply(
+        migration=state.run,
+        old_id_property=OLD_ID_PROPERTY,
+        filter_property=SYNC_FLAG_PROPERTY,
+        filter_values=["true"],
+    )
+    fixed = synced(state.hubspot)
+    assert fixed.by_object["customers"]["created"] == len(HUBSPOT_ONLY)
+    check = migration.hubspot_step_check(migration=state.run, step=Step.STEP_A, user=user)
+    assert check["ok"], check["problems"]
+    assert sorted(customers.exclude(pk__in=state.salesforce_ids).values_list("name", flat=True)) == new_names
+    assert migration_selectors.duplicates(workspace=workspace, old_id_key=state.old_id_key) == []
+    [entry] = run_undo_entries(run=bad)
+    assert PARTNER[0] in entry.old_value
