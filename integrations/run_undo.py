@@ -10,8 +10,9 @@ and later syncs are consequences of the creation and go with it.
 
 Everything happens in one transaction: the customers and what cascades from them, their links to every
 connection of the workspace (so that the next sync recreates or merges them cleanly), the connection's
-cursors (so that the next sync reads its whole selection again), and an audit entry in the workspace's
-change history, which outlives the customers' own history."""
+cursors (so that the next sync reads its whole selection again), their header-search entries, and an
+audit entry in the workspace's change history, which outlives the customers' own history. Usage events are
+detached, not deleted: they wait to be matched again, as events of an unknown customer do."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from customers.models import ChangeLog, Contact, Customer, CustomerSource
 from healthscore.models import UsageEvent
 from interactions.models import Interaction
 from playbooks.models import Task
+from search.models import SearchEntry
 
 from .models import Connection, ExternalRef, ObjectType, SyncRun, SyncState
 from .services import connection_disable
@@ -297,6 +299,8 @@ def run_undo(*, run: SyncRun, user: Any, confirmation: str, disable_connection: 
     mrr = Customer.objects.filter(pk__in=ids).aggregate(total=Sum("active_mrr"))["total"] or Decimal("0")
     names = sorted(customer.name for customer in preview.deletable)
     Customer.objects.filter(pk__in=ids).delete()
+    # The search pass would drop their entries within 15 minutes; a hard delete leaves no name findable.
+    SearchEntry.objects.filter(workspace_id=connection.workspace_id, customer_id__in=ids).delete()
     # Customers still selected in the CRM come back at the next run, created again or merged.
     SyncState.objects.filter(connection=connection).update(
         cursor="", page_cursor="", listing_since="", high_water=""

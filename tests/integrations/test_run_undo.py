@@ -22,6 +22,8 @@ from integrations.run_undo import (
 )
 from integrations.sync import sync_connection
 from interactions.models import Interaction
+from search.models import SearchEntry
+from search.services import search_index_pass
 from tests.factories import AgreementFactory, ContactFactory, CustomerFactory, InteractionFactory
 from tests.integrations.conftest import block
 
@@ -146,6 +148,10 @@ def test_the_undo_deletes_the_created_customers_their_data_and_links_and_leaves_
         received_at=timezone.now(), customer=doomed[0], aggregated_at=timezone.now(),
     )  # fmt: skip
 
+    search_pass = search_index_pass(full=True)
+    assert search_pass is not None
+    assert SearchEntry.objects.filter(customer_id__in=[c.pk for c in doomed]).exists()
+
     result = run_undo(
         run=first_run,
         user=admin_membership.user,
@@ -170,6 +176,8 @@ def test_the_undo_deletes_the_created_customers_their_data_and_links_and_leaves_
         "p3", "p4",
     }  # fmt: skip
     assert set(Interaction.objects.values_list("external_id", flat=True)) == {"e3"}
+    assert not SearchEntry.objects.filter(customer_id__in=[c.pk for c in doomed]).exists()
+    assert SearchEntry.objects.filter(customer_id=globex_before.pk).exists()
     event.refresh_from_db()
     assert (event.customer_id, event.aggregated_at) == (None, None)
     # The audit entry outlives the customers' own history.
