@@ -5,6 +5,7 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from customers.models import CustomerSource
 from integrations.models import SyncRun
 from integrations.sync import sync_connection
 from workspaces.models import Workspace
@@ -50,8 +51,8 @@ class Command(BaseCommand):
         migrating = prepare_migration_demo()
         if migrating.created:
             self.stdout.write(self.style.SUCCESS(f"{MIGRATING_NAME}: {migrating.salesforce}."))
-        self._print_migration_logins()
         if not options["first_sync"]:
+            self._print_migration_logins()
             return
         self._wait_for_server(options["wait"])
         self._first_hubspot_sync(connection)
@@ -69,13 +70,20 @@ class Command(BaseCommand):
         if connection is not None and not connection.runs.filter(status__in=done).exists():
             run = sync_connection(connection_id=connection.pk, trigger=SyncRun.Trigger.COMMAND)
             counts = run.by_object.get("customers", {})
-            stripe = attach_stripe_ids(workspace=connection.workspace)
             self.stdout.write(
                 self.style.SUCCESS(
                     f"{MIGRATING_NAME}: Salesforce run #{run.pk} {run.get_status_display().lower()}, "
-                    f"{counts.get('created', 0)} customers ({stripe} with a Stripe id)."
+                    f"{counts.get('created', 0)} customers."
                 )
             )
+        if (
+            connection is not None
+            and not CustomerSource.objects.filter(
+                customer__workspace=connection.workspace, source="stripe"
+            ).exists()
+        ):
+            stripe = attach_stripe_ids(workspace=connection.workspace)
+            self.stdout.write(f"{MIGRATING_NAME}: {stripe} customers carry a Stripe id.")
         portal = seed_migration_portal()
         self.stdout.write(self.style.SUCCESS(f"Sandbox HubSpot for the migration tour: {portal.summary()}."))
 
