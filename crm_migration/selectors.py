@@ -301,6 +301,10 @@ class ValidationReport:
     totals_before: dict[str, Any] = field(default_factory=dict)
     totals_after: dict[str, Any] = field(default_factory=dict)
     last_sync_at: dt.datetime | None = None
+    # Contacts HubSpot linked, and those whose Contact ID is now their HubSpot id (shown, not gating: a
+    # contact without an email in HubSpot is never linked).
+    contacts_linked: int = 0
+    contacts_switched: int = 0
 
     @property
     def expected(self) -> int:
@@ -389,6 +393,17 @@ def validation_report(migration: Migration, step: str) -> ValidationReport:
             row = CustomerRow(pk, name, ref_id, f"Linked to HubSpot record {hubspot_id}.")
         if len(report.without_hubspot_id) < LIST_LIMIT:
             report.without_hubspot_id.append(row)
+    contact_links = dict(
+        ExternalRef.objects.filter(connection=connection, object_type=ObjectType.CONTACTS).values_list(
+            "local_id", "external_id"
+        )
+    )
+    report.contacts_linked = len(contact_links)
+    report.contacts_switched = sum(
+        1
+        for pk, ref_id in Contact.objects.filter(workspace=migration.workspace).values_list("pk", "ref_id")
+        if pk in contact_links and ref_id == contact_links[pk]
+    )
     quarantine = QuarantinedRecord.objects.filter(
         connection=connection, object_type=ObjectType.CUSTOMERS, resolved_at__isnull=True
     )
@@ -404,6 +419,8 @@ def report_summary(report: ValidationReport) -> dict[str, Any]:
         "expected": report.expected,
         "synced": report.synced,
         "switched": report.switched,
+        "contacts_linked": report.contacts_linked,
+        "contacts_switched": report.contacts_switched,
         "missing": report.missing_count,
         "without_hubspot_id": report.without_hubspot_id_count,
         "duplicates": len(report.duplicates),

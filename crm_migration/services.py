@@ -154,6 +154,17 @@ def checklist_items(step: str, migration: Migration | None = None) -> list[tuple
                     f"{label}: the Contact ID (Ref ID) is set to the HubSpot contact id.",
                 )
             )
+        others = Connection.objects.filter(workspace=migration.workspace).exclude(
+            pk__in=[migration.new_connection_id or 0, migration.old_connection_pk]
+        )
+        for other in others:
+            items.append(
+                (
+                    f"connection:{other.pk}",
+                    f"{other.get_crm_display()} account {other.remote_account_id or '—'}: its Customer and "
+                    "Contact IDs follow the HubSpot ids (it no longer fills the Customer ID).",
+                )
+            )
         items.append(
             (
                 OTHER_TOOLS_ITEM,

@@ -226,6 +226,9 @@ def test_step_a_switches_every_customer_id_without_duplicates_or_lost_data(
     report = selectors.validation_report(migration, "step_a")
     assert (report.expected, report.synced, report.switched, report.without_hubspot_id_count) == (3, 3, 3, 0)
     assert report.duplicates == [] and report.lost == [] and report.problems() == []
+    # Acme's contact was matched on its email and now carries its HubSpot contact id.
+    assert (report.contacts_linked, report.contacts_switched) == (1, 1)
+    assert Contact.objects.get(email="boss@acme.com").ref_id == "501"
     check = services.hubspot_step_check(migration=migration, step="step_a", user=admin)
     assert check["ok"] and check["switched"] == 3
     migration.refresh_from_db()
@@ -446,3 +449,12 @@ def test_a_setup_saved_elsewhere_that_drops_the_old_id_merge_key_fails_the_check
 def test_the_old_customers_are_known_from_the_start(workspace, old_connection, synced, admin):
     migration = scenario.start(workspace, old_connection, admin)
     assert migration.old_links == {str(c.pk): old_id for old_id, c in synced.items()}
+
+
+def test_another_connection_left_in_the_workspace_is_on_the_third_party_checklist(
+    workspace, old_connection, synced, admin
+):
+    zoho = Connection.objects.create(workspace=workspace, crm="zoho", remote_account_id="zz")
+    migration = scenario.start(workspace, old_connection, admin)
+    keys = [key for key, _ in services.checklist_items("third_party", migration)]
+    assert f"connection:{zoho.pk}" in keys and f"connection:{old_connection.pk}" not in keys
