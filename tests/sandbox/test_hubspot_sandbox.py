@@ -4,21 +4,28 @@ reads, v4 associations, properties, limits and error bodies; and the real connec
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from customers.models import Contact
 from integrations.base import ReadRequest
 from integrations.crms.hubspot import HubSpot
 from integrations.http import CrmHttp
-from integrations.models import ObjectType
+from integrations.models import ObjectType, SyncRun
+from integrations.sync import sync_connection
 from sandbox.common import issue_pair
+from sandbox.demo import connect_demo_hubspot
 from sandbox.hubspot import schema, store, views
 from sandbox.hubspot.seed import seed
-from sandbox.models import SandboxAccount, SandboxAssociation, SandboxRecord, SandboxToken
+from sandbox.models import SandboxAccount, SandboxAssociation, SandboxCall, SandboxRecord, SandboxToken
+from tests.factories import WorkspaceFactory
 from tests.integrations.contract import read_all
+from tests.sandbox_settings import point_crms_at_sandbox
 
 API = "/sandbox/hubspot"
 APP = "/sandbox/hubspot-app"
@@ -613,6 +620,54 @@ def check_the_dependent_reads(hubspot: HubSpot, scope: list[str]) -> None:
         changed, _ = read_all(hubspot, ReadRequest(**{**base.__dict__, "since": since}))
         assert sorted(changed) == sorted(row.external_id for row in rows if row.updated_at >= since)
         assert 0 < len(changed) < len(full), object_type
+
+
+def test_an_incremental_sync_brings_the_changed_contacts_of_synced_customers_only(
+    live_server, transactional_db, settings
+):
+    point_crms_at_sandbox(settings, live_server.url)
+    connection, _ = connect_demo_hubspot(workspace=WorkspaceFactory(), companies=30)
+    first = sync_connection(connection_id=connection.pk)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.errors
+    synced = set(
+        connection.refs.filter(object_type="customers", in_selection=True).values_list(
+            "external_id", flat=True
+        )
+    )
+    companies_of: dict[str, set[str]] = {}
+    for contact, company in SandboxAssociation.objects.filter(
+        crm="hubspot", from_type="contacts", to_type="companies"
+    ).values_list("from_id", "to_id"):
+        companies_of.setdefault(contact, set()).add(company)
+    inside = next(c for c, linked in sorted(companies_of.items()) if linked & synced)
+    outside = next(c for c, linked in sorted(companies_of.items()) if not linked & synced)
+    store.update_properties(store.get_record("contacts", inside), {"jobtitle": "Chief Happiness Officer"})
+    store.update_properties(store.get_record("contacts", outside), {"jobtitle": "Not one of ours"})
+
+    settings.SANDBOX_RECORD_CALLS = True
+    second = sync_connection(connection_id=connection.pk)
+    assert second.status == SyncRun.Status.SUCCEEDED, second.errors
+    assert second.by_object["contacts"].get("updated") == 1
+    # Found by a search on the modification time, whose results' companies are read: two calls, where
+    # reading every synced company's contacts again would take more.
+    contact_calls = [
+        path.removeprefix(API)
+        for path in SandboxCall.objects.order_by("id").values_list("path", flat=True)
+        if "/objects/contacts" in path or "/associations/contacts" in path or "/companies/contacts" in path
+    ]
+    assert contact_calls == [
+        "/crm/v3/objects/contacts/search",
+        "/crm/v4/associations/contacts/companies/batch/read",
+    ]
+    ref = connection.refs.get(object_type="contacts", external_id=inside)
+    assert Contact.objects.get(pk=ref.local_id).title == "Chief Happiness Officer"
+    assert not connection.refs.filter(object_type="contacts", external_id=outside).exists()
+    # The runs' HTTP sessions keep their sockets open: closed now, the live server's request threads end
+    # before this test's database goes (as the other tests close their session).
+    gc.collect()
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(timeout=5)
 
 
 def test_owners_are_listed_and_read_one_by_one(client, token):
