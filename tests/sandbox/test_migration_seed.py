@@ -211,3 +211,40 @@ def test_the_demo_workspace_is_prepared_once_and_a_deleted_salesforce_connection
     again = prepare_migration_demo(companies=6)
     assert not again.created and again.connection is None
     assert not Connection.objects.filter(workspace=first.workspace).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_wiring_syncs_both_workspaces_and_keeps_the_demo_portal_to_itself(settings, live_server):
+    """`make demo`'s two calls: connect and prepare, then (server up) the first syncs and the portal; the
+    demo workspace's next HubSpot sync does not pick up the migrating company's companies."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from customers.models import Customer, CustomerSource
+    from integrations.models import Connection, SyncRun
+    from integrations.sync import sync_connection
+    from sandbox.migration import MIGRATING_SLUG
+    from tests.factories import WorkspaceFactory
+    from tests.sandbox_settings import point_crms_at_sandbox
+
+    point_crms_at_sandbox(settings, live_server.url)
+    WorkspaceFactory(slug="demo-saas", name="Demo SaaS")
+    out = StringIO()
+    call_command("sandbox_demo", "--companies", "12", stdout=out)
+    assert "admin@northwind.test" in out.getvalue()
+    call_command("sandbox_demo", "--first-sync", "--companies", "12", "--wait", "20", stdout=out)
+
+    northwind = Customer.objects.filter(workspace__slug=MIGRATING_SLUG)
+    assert northwind.count() > 0
+    assert CustomerSource.objects.filter(customer__workspace__slug=MIGRATING_SLUG, source="stripe").exists()
+    assert migrated_companies().count() > 0
+    demo = Connection.objects.get(workspace__slug="demo-saas", crm="hubspot")
+    demo_customers = Customer.objects.filter(workspace__slug="demo-saas").count()
+    again = sync_connection(connection_id=demo.pk)
+    assert again.status == SyncRun.Status.SUCCEEDED, again.errors
+    assert again.by_object.get("customers", {}).get("created", 0) == 0
+    assert Customer.objects.filter(workspace__slug="demo-saas").count() == demo_customers
+    assert not Customer.objects.filter(
+        workspace__slug="demo-saas", name__in=list(northwind.values_list("name", flat=True))
+    ).exists()
