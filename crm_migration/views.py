@@ -150,6 +150,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         steps=step_rows,
         old=migration.old_connection,
         fill=selectors.old_id_fill_rate(migration) if migration.old_connection else None,
+        old_runs=migration.old_connection.runs.filter(dry_run=False)[:1] if migration.old_connection else [],
         custom_fields=CustomField.objects.filter(
             workspace=migration.workspace, target=CustomField.Target.CUSTOMER
         ),

@@ -458,3 +458,30 @@ def test_another_connection_left_in_the_workspace_is_on_the_third_party_checklis
     migration = scenario.start(workspace, old_connection, admin)
     keys = [key for key, _ in services.checklist_items("third_party", migration)]
     assert f"connection:{zoho.pk}" in keys and f"connection:{old_connection.pk}" not in keys
+
+
+def test_one_old_connection_sync_is_queued_only_while_it_is_active(
+    workspace, old_connection, synced, admin, django_capture_on_commit_callbacks
+):
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_preparation(migration, admin)
+    with pytest.raises(ValidationError, match="Create or pick the Old CRM ID field first"):
+        services.old_connection_sync(migration=migration)
+    services.old_id_field_set(migration=migration)
+    with django_capture_on_commit_callbacks() as callbacks:
+        run = services.old_connection_sync(migration=migration)
+    assert (run.connection_id, run.status, run.dry_run) == (old_connection.pk, "queued", False)
+    assert len(callbacks) == 1
+    Connection.objects.filter(pk=old_connection.pk).update(status="disabled")
+    migration.refresh_from_db()
+    with pytest.raises(ValidationError, match="must be active"):
+        services.old_connection_sync(migration=migration)
+
+
+def test_a_disabled_customers_block_cannot_fill_the_old_id(workspace, old_connection, synced, admin):
+    ObjectSetting.objects.filter(connection=old_connection, object_type="customers").update(mode="disabled")
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_preparation(migration, admin)
+    with pytest.raises(ValidationError, match="Customers block of the Salesforce connection is Disabled"):
+        services.old_id_field_set(migration=migration)
+    assert not CustomField.objects.filter(workspace=workspace).exists()

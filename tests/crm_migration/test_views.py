@@ -230,3 +230,12 @@ def test_a_finished_migration_refuses_actions_and_the_index_offers_a_new_one(
     assert "abandoned; start a new one" in response.content.decode()
     page = client.get(reverse("crm_migration:index")).content.decode()
     assert "Start the migration to HubSpot" in page and "Abandoned" in page
+
+
+def test_support_reads_a_migration_in_the_django_admin(client, migration):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(email="root@skalin.test", is_staff=True, is_superuser=True))
+    assert client.get(reverse("admin:crm_migration_migration_changelist")).status_code == 200
+    assert client.get(reverse("admin:crm_migration_migration_change", args=[migration.pk])).status_code == 200
+    assert client.get(reverse("admin:crm_migration_migration_add")).status_code == 403
