@@ -81,7 +81,7 @@ def connect(client: Client, crm: str, account: str = "") -> Connection:
     callback = urlsplit(allowed.headers["Location"])
     done = client.get(callback.path, {k: v[0] for k, v in parse_qs(callback.query).items()})
     assert done.status_code == 302, done.content.decode()[:500]
-    return Connection.objects.filter(crm=crm).order_by("-pk").first()
+    return Connection.objects.filter(crm=crm).latest("pk")
 
 
 def synced(connection: Connection) -> SyncRun:
@@ -130,7 +130,7 @@ def lived_on_salesforce_then_connected_hubspot(client: Client, workspace, user) 
     synced(salesforce)
     assert Customer.objects.filter(workspace=workspace).count() == portal.migrated_customers
     assert attach_stripe_ids(workspace=workspace) > 0
-    noted = Customer.objects.filter(workspace=workspace).order_by("pk").last()
+    noted = Customer.objects.filter(workspace=workspace).latest("pk")
     InteractionFactory(customer=noted, source="manual", subject="Call notes typed in Skalin")
     salesforce_ids = dict(Customer.objects.filter(workspace=workspace).values_list("pk", "ref_id"))
     assert all(ref_id.startswith("001") for ref_id in salesforce_ids.values())
