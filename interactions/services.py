@@ -137,6 +137,7 @@ def interaction_upsert_from_crm(
     contacts: Iterable[Contact] = (),
     savepoint: bool = True,
     refresh_last_contact: bool = True,
+    known: dict[str, Interaction] | None = None,
 ) -> tuple[Interaction, bool, bool]:
     """Create or update the interaction a CRM engagement describes (keyed by source + external id).
     `values`: subject, body, occurred_at, direction, author_name, attended, customer_replied. Returns
@@ -144,11 +145,16 @@ def interaction_upsert_from_crm(
 
     A sync applying many engagements passes `savepoint=False` when its own savepoint already isolates
     this write, and `refresh_last_contact=False` to recompute `customer`'s Last contact once for all of
-    them (customers_refresh_last_contact); a customer the engagement moved away from is refreshed here."""
+    them (customers_refresh_last_contact); a customer the engagement moved away from is refreshed here.
+    `known`: what interactions_from_crm found for a batch of engagements including this one, so that
+    each needs no look-up of its own."""
     with transaction.atomic(savepoint=savepoint):
-        existing = Interaction.objects.filter(
-            workspace_id=customer.workspace_id, source=source, external_id=external_id
-        ).first()
+        if known is not None:
+            existing = known.get(external_id)
+        else:
+            existing = Interaction.objects.filter(
+                workspace_id=customer.workspace_id, source=source, external_id=external_id
+            ).first()
         if existing is None:
             created = _interaction_create(
                 customer=customer,
@@ -179,6 +185,20 @@ def interaction_upsert_from_crm(
         if previous_customer.pk != customer.pk:
             customer_refresh_last_contact(customer=previous_customer)
         return existing, False, True
+
+
+def interactions_from_crm(
+    *, workspace_id: int, source: str, external_ids: Iterable[str]
+) -> dict[str, Interaction]:
+    """The interactions these CRM engagements made earlier, by external id (one query per 1,000)."""
+    wanted = sorted(set(external_ids))
+    found: dict[str, Interaction] = {}
+    for start in range(0, len(wanted), 1000):
+        rows = Interaction.objects.filter(
+            workspace_id=workspace_id, source=source, external_id__in=wanted[start : start + 1000]
+        )
+        found.update((row.external_id, row) for row in rows)
+    return found
 
 
 def customers_refresh_last_contact(*, customers: Iterable[Customer], now: dt.datetime | None = None) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from customers.models import Contact, Customer
-from interactions.models import InteractionKind
-from interactions.services import customers_refresh_last_contact, interaction_upsert_from_crm
+from interactions.models import Interaction, InteractionKind
+from interactions.services import (
+    customers_refresh_last_contact,
+    interaction_upsert_from_crm,
+    interactions_from_crm,
+)
 
 from ..base import ReadRequest, Record
 from ..mapping import clean_text, parse_datetime
@@ -32,6 +36,8 @@ class InteractionPull:
         self.contacts: dict[str, Contact] = {}
         # Customers whose Last contact the page's interactions may move: recomputed once per page.
         self.touched: dict[int, Customer] = {}
+        # The interactions the page's engagements made in earlier runs.
+        self.known: dict[str, Interaction] = {}
 
     def run(self) -> None:
         if not self.kinds or not synced_customer_refs(self.ctx).exists():
@@ -58,12 +64,17 @@ class InteractionPull:
             )
         rows = Contact.objects.in_bulk(set(local.values()))
         self.contacts = {ext: rows[pk] for ext, pk in local.items() if pk in rows}
+        self.known = interactions_from_crm(
+            workspace_id=self.ctx.workspace.pk,
+            source=self.ctx.connection.crm,
+            external_ids=[record.external_id for record in records],
+        )
         self.touched = {}
 
     def settle(self) -> None:
         if self.touched:
             customers_refresh_last_contact(customers=list(self.touched.values()))
-        self.touched = {}
+        self.touched, self.known = {}, {}
 
     def apply(self, record: Record) -> None:
         if record.kind not in self.kinds:
@@ -103,6 +114,7 @@ class InteractionPull:
             contacts=contacts,
             savepoint=False,
             refresh_last_contact=False,
+            known=self.known,
         )
         if changed:
             self.touched[customer.pk] = customer
