@@ -3,6 +3,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -305,6 +307,7 @@ def agreement_upsert_from_crm(
     today: dt.date | None = None,
     savepoint: bool = True,
     refresh_revenue: bool = True,
+    known: CrmAgreements | None = None,
 ) -> tuple[Agreement, bool, list[str]]:
     """Create or update the agreement a CRM record describes (keyed by source + external id). A CRM
     never deletes a contract in Skalin; the record's skipped-contract note, if any, is cleared.
@@ -312,18 +315,24 @@ def agreement_upsert_from_crm(
 
     A sync applying many contracts passes `savepoint=False` when its own savepoint already isolates this
     write, and `refresh_revenue=False` to recompute `customer`'s active MRR and renewal once for all of
-    them (customers_refresh_revenue); a customer the contract moved away from is refreshed here."""
+    them (customers_refresh_revenue); a customer the contract moved away from is refreshed here.
+    `known`: what agreements_from_crm found for a batch of records including this one, so that each
+    needs no look-up of its own."""
     unknown = set(values) - set(AGREEMENT_FIELDS)
     if unknown:
         raise TypeError(f"agreement_upsert_from_crm() cannot set {sorted(unknown)}")
     day = today or timezone.localdate()
     with transaction.atomic(savepoint=savepoint):
-        SkippedAgreement.objects.filter(
-            workspace_id=customer.workspace_id, source=source, external_id=external_id
-        ).delete()
-        agreement = Agreement.objects.filter(
-            workspace_id=customer.workspace_id, source=source, external_id=external_id
-        ).first()
+        if known is None or external_id in known.skipped:
+            SkippedAgreement.objects.filter(
+                workspace_id=customer.workspace_id, source=source, external_id=external_id
+            ).delete()
+        if known is not None:
+            agreement = known.agreements.get(external_id)
+        else:
+            agreement = Agreement.objects.filter(
+                workspace_id=customer.workspace_id, source=source, external_id=external_id
+            ).first()
         if agreement is None:
             created = _agreement_create(
                 customer=customer,
@@ -349,6 +358,31 @@ def agreement_upsert_from_crm(
             customer_refresh_revenue(customer=previous_customer, today=day)
             changed.append("customer")
         return agreement, False, changed
+
+
+@dataclass
+class CrmAgreements:
+    """What a batch of CRM records made earlier: their agreements and their skipped-contract notes."""
+
+    agreements: dict[str, Agreement] = dataclass_field(default_factory=dict)
+    skipped: set[str] = dataclass_field(default_factory=set)
+
+
+def agreements_from_crm(*, workspace_id: int, source: str, external_ids: Iterable[str]) -> CrmAgreements:
+    """The agreements and skipped-contract notes of these CRM records, by external id (one query each
+    per 1,000)."""
+    wanted = sorted(set(external_ids))
+    found = CrmAgreements()
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        rows = Agreement.objects.filter(workspace_id=workspace_id, source=source, external_id__in=chunk)
+        found.agreements.update((row.external_id, row) for row in rows)
+        found.skipped.update(
+            SkippedAgreement.objects.filter(
+                workspace_id=workspace_id, source=source, external_id__in=chunk
+            ).values_list("external_id", flat=True)
+        )
+    return found
 
 
 def customers_refresh_revenue(*, customers: Iterable[Customer], today: dt.date | None = None) -> None:

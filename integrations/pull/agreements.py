@@ -6,9 +6,11 @@ from typing import Any
 
 from agreements.models import AmountPeriod, Interval
 from agreements.services import (
+    CrmAgreements,
     agreement_missing_fields,
     agreement_skip_from_crm,
     agreement_upsert_from_crm,
+    agreements_from_crm,
     customers_refresh_revenue,
 )
 from customers.models import Customer
@@ -38,6 +40,8 @@ class AgreementPull:
         self.refs = Refs(ctx, ObjectType.AGREEMENTS)
         # Customers whose active MRR and renewal the page's contracts may move: recomputed once per page.
         self.touched: dict[int, Customer] = {}
+        # The agreements and skipped-contract notes the page's records made in earlier runs.
+        self.known = CrmAgreements()
 
     def fields(self) -> list[str]:
         names = {m.remote_field for m in self.maps.values() if m.remote_field != ID_FIELD}
@@ -68,12 +72,17 @@ class AgreementPull:
     def prepare(self, records: list[Record]) -> None:
         self.customers.load(records)
         self.refs.load(record.external_id for record in records)
+        self.known = agreements_from_crm(
+            workspace_id=self.ctx.workspace.pk,
+            source=self.ctx.connection.crm,
+            external_ids=[record.external_id for record in records],
+        )
         self.touched = {}
 
     def settle(self) -> None:
         if self.touched:
             customers_refresh_revenue(customers=list(self.touched.values()))
-        self.touched = {}
+        self.touched, self.known = {}, CrmAgreements()
 
     def value(self, record: Record, local: str) -> Any:
         mapping = self.maps.get(local)
@@ -148,6 +157,7 @@ class AgreementPull:
             values=values,
             savepoint=False,
             refresh_revenue=False,
+            known=self.known,
         )
         if created or changed:
             self.touched[customer.pk] = customer

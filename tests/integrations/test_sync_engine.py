@@ -860,3 +860,22 @@ def test_scores_of_customers_over_several_chunks_are_all_pushed_and_unscored_one
     assert pushed.pushed == 5
     scored = {ext for _, ext, fields in crm.writes if fields.get("skalin_healthscore") == 6}
     assert scored == {"c0", "c1", "c3", "c4", "c5"}
+
+
+def test_a_skipped_contract_completed_in_the_crm_is_imported_and_its_note_cleared(connection, crm, workspace):
+    crm.page_size = 10
+    crm.put("customers", "c1", name="Acme")
+    _contracts_block(connection)
+    crm.put("agreements", "d1", amount="", start="2026-01-01", months="12", links={"customers": ["c1"]})
+    crm.put("agreements", "d2", amount="80", start="2026-01-01", months="12", links={"customers": ["c1"]})
+    run(connection, crm)
+    assert SkippedAgreement.objects.filter(external_id="d1").exists()
+
+    crm.change("agreements", "d1", amount="120")
+    crm.change("agreements", "d2", amount="90")
+    run(connection, crm)
+    assert not SkippedAgreement.objects.filter(external_id="d1").exists()
+    assert sorted(Agreement.objects.values_list("external_id", "amount")) == [
+        ("d1", Decimal("120.00")), ("d2", Decimal("90.00"))
+    ]  # fmt: skip
+    assert Agreement.objects.count() == 2
