@@ -56,6 +56,8 @@ class UndoPreview:
     created_count: int = 0
     deletable: list[Customer] = field(default_factory=list)
     kept: list[KeptCustomer] = field(default_factory=list)
+    # Customers that were in Skalin before the run and that it linked to the CRM: never deleted.
+    merged: list[Customer] = field(default_factory=list)
     contacts: int = 0
     agreements: int = 0
     interactions: int = 0
@@ -106,6 +108,17 @@ def run_created_customers(*, run: SyncRun) -> QuerySet[Customer]:
     return Customer.objects.filter(
         workspace_id=run.connection.workspace_id, pk__in=_creation_rows(run).values("customer_id")
     )
+
+
+def run_merged_customers(*, run: SyncRun) -> QuerySet[Customer]:
+    """The customers already in Skalin that this run linked to a CRM record (merged by a merge key)."""
+    window = Q(created_at__gte=run.started_at)
+    if run.finished_at is not None:
+        window &= Q(created_at__lte=run.finished_at)
+    linked = ExternalRef.objects.filter(window, connection=run.connection, object_type=ObjectType.CUSTOMERS)
+    return Customer.objects.filter(
+        workspace_id=run.connection.workspace_id, pk__in=linked.values("local_id")
+    ).exclude(pk__in=_creation_rows(run).values("customer_id"))
 
 
 def run_created_customers_remaining(*, run: SyncRun) -> int:
@@ -222,6 +235,7 @@ def run_undo_preview(*, run: SyncRun) -> UndoPreview:
             preview.kept.append(KeptCustomer(customer, reasons[customer.pk]))
         else:
             preview.deletable.append(customer)
+    preview.merged = list(run_merged_customers(run=run).order_by("name", "pk"))
     ids = [customer.pk for customer in preview.deletable]
     if ids:
         preview.contacts = Contact.objects.filter(customer_id__in=ids).count()

@@ -283,6 +283,7 @@ def test_a_bad_first_hubspot_sync_is_undone_and_the_migration_goes_on(sandbox, a
     preview = run_undo_preview(run=bad)
     assert sorted(customer.name for customer in preview.deletable) == sorted([*new_names, PARTNER[0]])
     assert preview.kept == []
+    assert {customer.pk for customer in preview.merged} == set(state.salesforce_ids)
     result = run_undo(run=bad, user=user, confirmation=preview.confirmation_phrase)
     assert result.customers == len(HUBSPOT_ONLY) + 1
     customers = Customer.objects.filter(workspace=workspace)

@@ -75,6 +75,7 @@ def test_the_preview_lists_only_the_customers_the_run_created_with_what_cascades
 
     assert names(preview.deletable) == ["Acme", "Hooli", "Initech"]
     assert preview.kept == []
+    assert names(preview.merged) == ["Globex"]
     assert (preview.contacts, preview.interactions, preview.agreements) == (4, 3, 2)
     assert preview.confirmation_phrase == "DELETE 3 CUSTOMERS"
     assert run_created_customers_remaining(run=first_run) == 3
@@ -234,7 +235,7 @@ def test_the_admin_sees_the_preview_with_names_counts_and_the_phrase(first_run, 
     assert "DELETE 2 CUSTOMERS" in text
     assert "Acme" in text and "Initech" in text
     assert "Kept: 1 customer" in text and "Hooli" in text
-    assert "Globex" not in text
+    assert "Not touched: 1 customer already in Skalin" in text and "Globex" in text
 
 
 def test_a_wrong_confirmation_in_the_form_deletes_nothing(first_run, admin_membership, client_for):
