@@ -23,6 +23,8 @@ class Step(models.TextChoices):
 
 
 STEP_ORDER: tuple[str, ...] = tuple(Step.values)
+# Once the old connection is deleted these cannot be redone: there is nothing left to map or delete.
+BEFORE_DELETION: tuple[str, ...] = (Step.PREPARATION, Step.OLD_ID, Step.OLD_CONNECTION)
 
 
 class Migration(models.Model):
@@ -92,6 +94,13 @@ class Migration(models.Model):
 
     def passed(self, step: str) -> bool:
         return bool(self.check_of(step).get("ok"))
+
+    def frozen(self, step: str) -> bool:
+        """The steps before the old connection's deletion, once it passed: the point of no return."""
+        return step in BEFORE_DELETION and self.passed(Step.OLD_CONNECTION)
+
+    def actionable(self, step: str) -> bool:
+        return self.is_open and self.reached(step) and not self.frozen(step)
 
     def reached(self, step: str) -> bool:
         """A step can be acted on once every step before it passed its check."""

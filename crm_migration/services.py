@@ -44,7 +44,6 @@ PREPARATION_ITEMS = (
 OTHER_TOOLS_ITEM = "other_tools"
 # Fields step B may push to HubSpot (besides custom fields): what Skalin qualified and HubSpot must not erase.
 STEP_B_FIELDS = ("owner", "phase", "health_profile", "tags")
-MINIMAL_CUSTOMER_FIELDS = ("name", "domain", "ref_id")
 
 
 # ---- the migration ------------------------------------------------------------------------------------------
@@ -61,6 +60,11 @@ def _require_open(migration: Migration) -> None:
 
 def _require_reached(migration: Migration, step: str) -> None:
     _require_open(migration)
+    if migration.frozen(step):
+        raise ValidationError(
+            f"The {migration.old_crm_label} connection is deleted: '{Step(step).label}' is done and cannot be "
+            "redone."
+        )
     if not migration.reached(step):
         pending = next(s for s in STEP_ORDER if not migration.passed(s))
         raise ValidationError(

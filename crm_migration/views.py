@@ -126,6 +126,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "label": Step(key).label,
             "passed": migration.passed(key),
             "reached": migration.reached(key),
+            "actionable": migration.actionable(key),
             "check": migration.check_of(key),
             "items": [
                 (item, label, item in (migration.ticked or []))

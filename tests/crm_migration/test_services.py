@@ -485,3 +485,20 @@ def test_a_disabled_customers_block_cannot_fill_the_old_id(workspace, old_connec
     with pytest.raises(ValidationError, match="Customers block of the Salesforce connection is Disabled"):
         services.old_id_field_set(migration=migration)
     assert not CustomField.objects.filter(workspace=workspace).exists()
+
+
+def test_after_the_deletion_the_steps_before_it_cannot_be_redone(
+    workspace, old_connection, old_crm, synced, admin
+):
+    migration = scenario.start(workspace, old_connection, admin)
+    scenario.through_old_connection(migration, admin, old_crm)
+    for redo in (
+        lambda: services.checklist_tick(migration=migration, step="preparation", ticked=[]),
+        lambda: services.preparation_check(migration=migration, user=admin),
+        lambda: services.old_id_check(migration=migration, user=admin),
+        lambda: services.old_connection_check(migration=migration, user=admin),
+    ):
+        with pytest.raises(ValidationError, match="is deleted: .* cannot be redone"):
+            redo()
+    migration.refresh_from_db()
+    assert migration.step == "connect" and migration.passed("old_connection")
