@@ -114,9 +114,11 @@ def _condition(tokens: list[str], corrections: dict[str, list[str]]) -> Conditio
     words = []
     postgres = connection.vendor == "postgresql"
     for token in tokens:
-        # PostgreSQL's parser splits "s-027485" into 's' and '-027485' anyway; split it alike here, so that
-        # each part is matched (and indexed, or not) on its own.
-        for part in word_parts(token) if postgres else [token]:
+        # PostgreSQL's parser reads "s-027485" as the phrase 's':* <-> '-027485':*, and a one-letter prefix
+        # makes the GIN index read most of the table: hyphenated words are split here, so that each part is
+        # matched (and indexed, or not) on its own. "jane.doe@acme" or "acme.com" stay whole: the parser
+        # keeps them as one email or host, a prefix of few rows.
+        for part in word_parts(token) if postgres and "-" in token else [token]:
             if matches_anywhere(part):
                 condition.clauses.append("search_text LIKE %s ESCAPE '\\'")
                 condition.params.append(f"%{_like_escape(part)}%")
