@@ -42,6 +42,8 @@ AUDIT_FIELD = "sync run undone"
 PERSON_ACTORS = (ChangeLog.ActorKind.USER, ChangeLog.ActorKind.IMPORT)
 BUSY_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 NAMES_IN_AUDIT = 200
+# Ids per IN (...) list: far below SQLite's bound on query parameters.
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -153,71 +155,67 @@ def _busy_reason(run: SyncRun) -> str:
     return ""
 
 
-def _first_by_customer(rows: Any) -> dict[int, Any]:
-    found: dict[int, Any] = {}
-    for row in rows:
-        found.setdefault(row.customer_id, row)
-    return found
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
 
 
-def _kept_reasons(run: SyncRun, created: QuerySet[Customer]) -> dict[int, list[str]]:
+def _customer_ids(rows: QuerySet[Any]) -> set[int]:
+    # No ordering: a model's default ordering would join DISTINCT and repeat customers.
+    return set(rows.order_by().values_list("customer_id", flat=True).distinct())
+
+
+def _kept_reasons(run: SyncRun, ids: list[int]) -> dict[int, list[str]]:
     """Why some of the created customers must stay, per customer id."""
     connection = run.connection
     reasons: dict[int, list[str]] = {}
 
-    def add(customer_id: int, reason: str) -> None:
-        reasons.setdefault(customer_id, []).append(reason)
+    def add(customer_ids: set[int], reason: str) -> None:
+        for customer_id in customer_ids:
+            reasons.setdefault(customer_id, []).append(reason)
 
-    edits = _first_by_customer(
-        ChangeLog.objects.filter(customer__in=created, actor_kind__in=PERSON_ACTORS)
-        .order_by("-created_at", "-id")
-        .only("customer_id", "field", "actor_label", "created_at")
-    )
-    for customer_id, row in edits.items():
-        who = row.actor_label or "a person"
-        add(customer_id, f"changed by {who} on {row.created_at:%d %b %Y} ({row.field})")
-    for customer_id in (
-        Interaction.objects.filter(customer__in=created, source="manual")
-        .values_list("customer_id", flat=True)
-        .distinct()
-    ):
-        add(customer_id, "has interactions entered in Skalin")
-    for customer_id in (
-        Agreement.objects.filter(customer__in=created, source="ui")
-        .values_list("customer_id", flat=True)
-        .distinct()
-    ):
-        add(customer_id, "has agreements entered in Skalin")
-    for customer_id in (
-        Task.objects.filter(customer__in=created, created_by__isnull=False)
-        .values_list("customer_id", flat=True)
-        .distinct()
-    ):
-        add(customer_id, "has tasks written by a person")
-    older = Q(created_at__lt=run.started_at, customer__in=created)
-    moved_in: list[tuple[QuerySet[Any], str]] = [
-        (Contact.objects.filter(older), "contacts"),
-        (Agreement.objects.filter(older), "agreements"),
-        (Interaction.objects.filter(older), "interactions"),
-    ]
-    for rows, label in moved_in:
-        for customer_id in rows.values_list("customer_id", flat=True).distinct():
+    for chunk in _chunks(ids):
+        edits = (
+            ChangeLog.objects.filter(customer_id__in=chunk, actor_kind__in=PERSON_ACTORS)
+            .order_by("customer_id", "-created_at", "-id")
+            .only("customer_id", "field", "actor_label", "created_at")
+        )
+        seen: set[int] = set()
+        for row in edits:
+            customer_id = int(row.customer_id or 0)
+            if customer_id not in seen:
+                seen.add(customer_id)
+                who = row.actor_label or "a person"
+                add({customer_id}, f"changed by {who} on {row.created_at:%d %b %Y} ({row.field})")
+        add(
+            _customer_ids(Interaction.objects.filter(customer_id__in=chunk, source="manual")),
+            "has interactions entered in Skalin",
+        )
+        add(
+            _customer_ids(Agreement.objects.filter(customer_id__in=chunk, source="ui")),
+            "has agreements entered in Skalin",
+        )
+        add(
+            _customer_ids(Task.objects.filter(customer_id__in=chunk, created_by__isnull=False)),
+            "has tasks written by a person",
+        )
+        older = Q(created_at__lt=run.started_at, customer_id__in=chunk)
+        for model, label in ((Contact, "contacts"), (Agreement, "agreements"), (Interaction, "interactions")):
             add(
-                customer_id,
+                _customer_ids(model._default_manager.filter(older)),
                 f"holds {label} that were in Skalin before this run (moved from another customer)",
             )
-    for source in CustomerSource.objects.filter(customer__in=created).exclude(source=connection.crm):
-        add(source.customer_id, f"is linked to {source.source.title()} ({source.external_id})")
-    other_links = ExternalRef.objects.filter(
-        connection__workspace_id=connection.workspace_id,
-        object_type=ObjectType.CUSTOMERS,
-        local_id__in=created.values("pk"),
-    ).exclude(connection=connection)
-    for ref in other_links.select_related("connection"):
-        add(
-            int(ref.local_id),
-            f"is linked to the {ref.connection.get_crm_display()} connection #{ref.connection_id}",
-        )
+        for source in CustomerSource.objects.filter(customer_id__in=chunk).exclude(source=connection.crm):
+            add({source.customer_id}, f"is linked to {source.source.title()} ({source.external_id})")
+        other_links = ExternalRef.objects.filter(
+            connection__workspace_id=connection.workspace_id,
+            object_type=ObjectType.CUSTOMERS,
+            local_id__in=chunk,
+        ).exclude(connection=connection)
+        for ref in other_links.select_related("connection"):
+            add(
+                {int(ref.local_id)},
+                f"is linked to the {ref.connection.get_crm_display()} connection #{ref.connection_id}",
+            )
     return reasons
 
 
@@ -229,20 +227,20 @@ def run_undo_preview(*, run: SyncRun) -> UndoPreview:
     created = run_created_customers(run=run)
     customers = list(created.order_by("name", "pk"))
     preview.created_count = len(customers)
-    reasons = _kept_reasons(run, created)
+    reasons = _kept_reasons(run, [customer.pk for customer in customers])
     for customer in customers:
         if customer.pk in reasons:
             preview.kept.append(KeptCustomer(customer, reasons[customer.pk]))
         else:
             preview.deletable.append(customer)
     preview.merged = list(run_merged_customers(run=run).order_by("name", "pk"))
-    ids = [customer.pk for customer in preview.deletable]
-    if ids:
-        preview.contacts = Contact.objects.filter(customer_id__in=ids).count()
-        preview.agreements = Agreement.objects.filter(customer_id__in=ids).count()
-        preview.interactions = Interaction.objects.filter(customer_id__in=ids).count()
-        preview.tasks = Task.objects.filter(customer_id__in=ids).count()
-        preview.usage_events = UsageEvent.objects.filter(customer_id__in=ids).count()
+    for chunk in _chunks([customer.pk for customer in preview.deletable]):
+        preview.contacts += Contact.objects.filter(customer_id__in=chunk).count()
+        preview.agreements += Agreement.objects.filter(customer_id__in=chunk).count()
+        preview.interactions += Interaction.objects.filter(customer_id__in=chunk).count()
+        preview.tasks += Task.objects.filter(customer_id__in=chunk).count()
+        preview.usage_events += UsageEvent.objects.filter(customer_id__in=chunk).count()
+    if preview.deletable:
         preview.active_mrr = sum((customer.active_mrr for customer in preview.deletable), Decimal("0"))
     return preview
 
@@ -284,6 +282,9 @@ def run_undo(*, run: SyncRun, user: Any, confirmation: str, disable_connection: 
     the count in the phrase no longer matches, so nothing is deleted behind the Admin's back."""
     run = SyncRun.objects.select_related("connection__workspace").get(pk=run.pk)
     connection: Connection = run.connection
+    # Lock the rows first, so that an edit racing this transaction waits for it or is seen by the preview
+    # (PostgreSQL; SQLite locks the whole database for a write transaction anyway).
+    list(run_created_customers(run=run).select_for_update().values_list("pk", flat=True))
     preview = run_undo_preview(run=run)
     if preview.blocker:
         raise ValidationError(f"Nothing was deleted: {preview.blocker}")
@@ -292,29 +293,31 @@ def run_undo(*, run: SyncRun, user: Any, confirmation: str, disable_connection: 
     _check_confirmation(preview, confirmation)
 
     ids = [customer.pk for customer in preview.deletable]
-    # Lock the rows so that an edit racing this transaction waits for it (PostgreSQL; SQLite locks anyway).
-    list(Customer.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
-    contact_ids = list(Contact.objects.filter(customer_id__in=ids).values_list("pk", flat=True))
-    agreement_ids = list(Agreement.objects.filter(customer_id__in=ids).values_list("pk", flat=True))
-    interaction_ids = list(Interaction.objects.filter(customer_id__in=ids).values_list("pk", flat=True))
+    counts = {"contacts": 0, "agreements": 0, "interactions": 0}
+    mrr = Decimal("0")
     workspace_links = ExternalRef.objects.filter(connection__workspace_id=connection.workspace_id)
-    for object_type, local_ids in (
-        (ObjectType.CUSTOMERS, ids),
-        (ObjectType.CONTACTS, contact_ids),
-        (ObjectType.AGREEMENTS, agreement_ids),
-        (ObjectType.INTERACTIONS, interaction_ids),
-    ):
-        for start in range(0, len(local_ids), 500):
-            workspace_links.filter(
-                object_type=object_type, local_id__in=local_ids[start : start + 500]
-            ).delete()
-    # Usage events are the product's own record: they wait, unattached, for the customer to come back.
-    UsageEvent.objects.filter(customer_id__in=ids).update(customer=None, contact=None, aggregated_at=None)
-    mrr = Customer.objects.filter(pk__in=ids).aggregate(total=Sum("active_mrr"))["total"] or Decimal("0")
+    for chunk in _chunks(ids):
+        for object_type, model, key in (
+            (ObjectType.CONTACTS, Contact, "contacts"),
+            (ObjectType.AGREEMENTS, Agreement, "agreements"),
+            (ObjectType.INTERACTIONS, Interaction, "interactions"),
+        ):
+            local_ids = list(
+                model._default_manager.filter(customer_id__in=chunk).values_list("pk", flat=True)
+            )
+            counts[key] += len(local_ids)
+            for part in _chunks(local_ids):
+                workspace_links.filter(object_type=object_type, local_id__in=part).delete()
+        workspace_links.filter(object_type=ObjectType.CUSTOMERS, local_id__in=chunk).delete()
+        # Usage events are the product's own record: they wait, unattached, for the customer to come back.
+        UsageEvent.objects.filter(customer_id__in=chunk).update(
+            customer=None, contact=None, aggregated_at=None
+        )
+        mrr += Customer.objects.filter(pk__in=chunk).aggregate(total=Sum("active_mrr"))["total"] or 0
+        Customer.objects.filter(pk__in=chunk).delete()
+        # The search pass would drop their entries within 15 minutes; a hard delete leaves no name findable.
+        SearchEntry.objects.filter(workspace_id=connection.workspace_id, customer_id__in=chunk).delete()
     names = sorted(customer.name for customer in preview.deletable)
-    Customer.objects.filter(pk__in=ids).delete()
-    # The search pass would drop their entries within 15 minutes; a hard delete leaves no name findable.
-    SearchEntry.objects.filter(workspace_id=connection.workspace_id, customer_id__in=ids).delete()
     # Customers still selected in the CRM come back at the next run, created again or merged.
     SyncState.objects.filter(connection=connection).update(
         cursor="", page_cursor="", listing_since="", high_water=""
@@ -333,13 +336,7 @@ def run_undo(*, run: SyncRun, user: Any, confirmation: str, disable_connection: 
         object_id=run.pk,
         field=AUDIT_FIELD,
         old_value=listed,
-        new_value=_summary(
-            customers=len(ids),
-            contacts=len(contact_ids),
-            agreements=len(agreement_ids),
-            interactions=len(interaction_ids),
-            kept=len(preview.kept),
-        )
+        new_value=_summary(customers=len(ids), **counts, kept=len(preview.kept))
         + f"; active MRR removed: {mrr} {connection.workspace.currency}"
         + f"; {connection.get_crm_display()} sync run #{run.pk}"
         + ("; connection disabled" if disable_connection else ""),
@@ -348,11 +345,4 @@ def run_undo(*, run: SyncRun, user: Any, confirmation: str, disable_connection: 
         actor_label=actor.label,
         actor_ref=str(user.pk),
     )
-    return UndoResult(
-        customers=len(ids),
-        contacts=len(contact_ids),
-        agreements=len(agreement_ids),
-        interactions=len(interaction_ids),
-        kept=len(preview.kept),
-        audit=audit,
-    )
+    return UndoResult(customers=len(ids), **counts, kept=len(preview.kept), audit=audit)

@@ -113,10 +113,13 @@ def test_a_customer_holding_a_contact_that_existed_before_the_run_is_kept(first_
     assert "before this run" in preview.kept[0].reasons[0]
 
 
-def test_a_manual_interaction_keeps_its_customer(first_run, workspace):
-    InteractionFactory(customer=Customer.objects.get(workspace=workspace, name="Acme"), source="manual")
+def test_manual_interactions_keep_their_customer_with_the_reason_said_once(first_run, workspace):
+    acme = Customer.objects.get(workspace=workspace, name="Acme")
+    InteractionFactory(customer=acme, source="manual")
+    InteractionFactory(customer=acme, source="manual")
 
-    assert [row.customer.name for row in run_undo_preview(run=first_run).kept] == ["Acme"]
+    [kept] = run_undo_preview(run=first_run).kept
+    assert (kept.customer.name, kept.reasons) == ("Acme", ["has interactions entered in Skalin"])
 
 
 def test_a_wrong_confirmation_deletes_nothing_and_says_why(first_run, workspace, admin_membership):
