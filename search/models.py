@@ -2,9 +2,10 @@
 
 The rows are rebuilt by `search.services.search_index_pass` (beat, every 15 minutes) from the source rows'
 `updated_at`; they are never written by the customer, contact or agreement services. On PostgreSQL the
-migrations add a generated `vector` column (tsvector of the unaccented search text) with a GIN index, a
-trigram index on `search_text` (substring matches: CJK, digits) and one on `SearchWord.word` (typos); the
-ORM does not know those columns and indexes, `search.selectors` queries them."""
+migrations add a generated `vector` column (tsvector of the unaccented search text) with a GIN index on
+(workspace, kind, vector), a trigram index on `search_text` (substring matches: CJK, digits) and one on
+`SearchWord.word` (typos); the ORM does not know those columns and indexes, `search.selectors` queries
+them."""
 
 from __future__ import annotations
 
