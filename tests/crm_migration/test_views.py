@@ -239,3 +239,38 @@ def test_support_reads_a_migration_in_the_django_admin(client, migration):
     assert client.get(reverse("admin:crm_migration_migration_changelist")).status_code == 200
     assert client.get(reverse("admin:crm_migration_migration_change", args=[migration.pk])).status_code == 200
     assert client.get(reverse("admin:crm_migration_migration_add")).status_code == 403
+
+
+class HubSpotProperties:
+    """HubSpot's company properties as the setup's catalog reads them (no HTTP here)."""
+
+    failing = False
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def fields(self, object_type):
+        from integrations.base import ConnectorError, CrmField
+
+        if HubSpotProperties.failing:
+            raise ConnectorError("HubSpot answered HTTP 503", status=503)
+        return [CrmField("salesforce_id", "Salesforce ID"), CrmField("domain", "Company domain name")]
+
+
+def test_step_a_offers_hubspot_s_own_properties_and_survives_hubspot_being_down(
+    client_for, admin_membership, migration, old_crm, hubspot_connection, monkeypatch
+):
+    monkeypatch.setattr("crm_migration.views.Catalog", HubSpotProperties)
+    scenario.through_connect(migration, admin_membership.user, old_crm, hubspot_connection)
+    client = client_for(admin_membership)
+    url = reverse("crm_migration:detail", args=[migration.pk])
+    page = client.get(url).content.decode()
+    assert '<option value="salesforce_id">Salesforce ID</option>' in page
+    assert "Apply step A's configuration" in page
+    HubSpotProperties.failing = True
+    try:
+        page = client.get(url).content.decode()
+    finally:
+        HubSpotProperties.failing = False
+    assert "properties could not be listed" in page and "type the property" in page
+    assert "Apply step A's configuration" in page
