@@ -274,3 +274,27 @@ def test_step_a_offers_hubspot_s_own_properties_and_survives_hubspot_being_down(
         HubSpotProperties.failing = False
     assert "properties could not be listed" in page and "type the property" in page
     assert "Apply step A's configuration" in page
+
+
+def test_a_completed_migration_says_so_and_offers_no_action(
+    client_for, admin_membership, migration, old_crm, hubspot_connection, hubspot_crm, monkeypatch
+):
+    monkeypatch.setattr("crm_migration.views.Catalog", HubSpotProperties)
+    user = admin_membership.user
+    scenario.through_step_a(migration, user, old_crm, hubspot_connection, hubspot_crm)
+    services.step_b_apply(migration=migration, fields={"phase": "skalin_stage"})
+    scenario.hubspot_sync(migration, hubspot_crm)
+    assert services.hubspot_step_check(migration=migration, step="step_b", user=user)["ok"]
+    services.step_c_apply(migration=migration, two_way=["phase"])
+    scenario.hubspot_sync(migration, hubspot_crm)
+    assert services.hubspot_step_check(migration=migration, step="step_c", user=user)["ok"]
+    items = [key for key, _ in services.checklist_items("third_party", migration)]
+    services.checklist_tick(migration=migration, step="third_party", ticked=items)
+    assert services.third_party_check(migration=migration, user=user)["ok"]
+    page = (
+        client_for(admin_membership)
+        .get(reverse("crm_migration:detail", args=[migration.pk]))
+        .content.decode()
+    )
+    assert "Migration completed" in page and "unchanged, customer by customer" in page
+    assert "Check this step" not in page and "Abandon the migration" not in page
