@@ -33,14 +33,14 @@ from .models import Kind, SearchEntry, SearchWord
 from .text import correctable, matches_anywhere, query_tokens, word_parts
 
 # Trigram similarity a correction must reach. A letter dropped from or added to a word of n letters leaves
-# (n - 2) / (n + 3) of the trigrams shared: 0.375 at 5 letters, 0.44 at 6 (pg_trgm's default, 0.3, it is).
+# (n - 2) / (n + 3) of the trigrams shared: 0.375 at 5 letters, 0.44 at 6 (0.3 is also pg_trgm's default).
 TYPO_THRESHOLD = 0.3
 # Corrections kept per query word, the closest first.
 CORRECTIONS_PER_WORD = 3
 # Corrections much further from the typed word than the closest one are dropped ("wilow" is "willow",
 # not also "wilson").
 CORRECTION_MARGIN = 0.1
-# A correction's length may differ from the typed word's by this much (a letter dropped or doubled twice).
+# A correction's length may differ from the typed word's by this much (two letters dropped or added).
 CORRECTION_LENGTH_SLACK = 2
 MIN_QUERY_LENGTH = 2
 # Words of at most this many letters are matched as a filter when the query has longer ones.
