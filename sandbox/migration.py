@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, CustomerSource
@@ -101,7 +102,7 @@ class MigrationPortal:
         )
 
 
-def migrated_companies() -> Any:
+def migrated_companies() -> QuerySet[SandboxRecord]:
     """The sandbox HubSpot companies that carry a Salesforce Account Id."""
     return SandboxRecord.objects.filter(
         crm=hubspot.CRM, object_type="companies", properties__has_key=OLD_ID_PROPERTY
@@ -125,7 +126,8 @@ class _Import:
     def __init__(self, moment: dt.datetime) -> None:
         self.moment = moment
         self.rows: dict[str, list[tuple[dict[str, Any], dt.datetime]]] = {}
-        self.links: list[tuple[str, int, str, int]] = []  # (from type, from index, to type... resolved later)
+        # (from type, row index, to type, row index): the HubSpot ids are only known when written.
+        self.links: list[tuple[str, int, str, int]] = []
 
     def add(self, object_type: str, properties: dict[str, Any], created: dt.datetime) -> tuple[str, int]:
         rows = self.rows.setdefault(object_type, [])
@@ -141,6 +143,7 @@ class _Import:
         for object_type, rows in self.rows.items():
             for (properties, created), external_id in zip(rows, ids[object_type], strict=True):
                 if object_type == "contacts" and "associatedcompanyid" in properties:
+                    # Held the company's row index until now, like the links.
                     properties["associatedcompanyid"] = ids["companies"][properties["associatedcompanyid"]]
                 records.append(
                     new_record(object_type, external_id, properties, created=created, modified=self.moment)
