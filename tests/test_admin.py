@@ -9,7 +9,7 @@ from tests.factories import UserFactory
 
 OWN_APPS = {
     "workspaces", "customers", "agreements", "interactions", "integrations", "sandbox", "playbooks", "search",
-    "reports", "healthscore",
+    "reports", "healthscore", "crm_migration",
 }
 
 
