@@ -10,7 +10,7 @@ theirs in `lastmodifieddate`).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..base import ConnectorError
@@ -31,7 +31,8 @@ class SearchPosition:
 
     Each page restarts the search at the last modification time seen (`floor`), skipping the ids already
     returned at exactly that time. When a whole page shares one millisecond (bulk imports), the records of
-    that millisecond are walked by `hs_object_id` keyset (`tie`), then the walk goes on strictly after it."""
+    that millisecond are walked by `hs_object_id` keyset (`tie`), then the walk goes on strictly after it,
+    unless the counts showed nothing past that millisecond when its walk began."""
 
     floor: int | None = None  # epoch ms
     strict: bool = False
@@ -39,6 +40,8 @@ class SearchPosition:
     tie: bool = False
     last_id: str = ""
     after: int = 0
+    from_floor: int | None = None  # entering a tie walk: the matches from the floor on, the floor included
+    past_floor: bool = True  # in a tie walk: whether records past the floor matched when the walk began
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Search:
         raw = body.get("results", [])
         return SearchPage(
             results=[r for r in raw if str(r["id"]) not in position.skip],
-            following=next_position(position, raw, next_after(body), self.stamp),
+            following=next_position(position, raw, next_after(body), self.stamp, int(body.get("total") or 0)),
             total=int(body.get("total") or 0),
         )
 
@@ -91,11 +94,17 @@ def position_filters(position: SearchPosition, stamp: str) -> list[dict[str, Any
 
 
 def next_position(
-    position: SearchPosition, raw: list[dict[str, Any]], after: str | None, stamp: str
+    position: SearchPosition, raw: list[dict[str, Any]], after: str | None, stamp: str, total: int
 ) -> SearchPosition | None:
+    if position.tie and not position.last_id and position.from_floor is not None:
+        # A tie walk's first page counts the floor's millisecond alone: as many as from the floor on, and
+        # nothing lay past it (what changes meanwhile is newer than the cursor this run moves to).
+        position = replace(position, past_floor=total != position.from_floor, from_floor=None)
     if after is None:
         # The end of this query; a walk through one crowded millisecond goes on strictly after it.
-        return SearchPosition(floor=position.floor, strict=True) if position.tie else None
+        if position.tie and position.past_floor:
+            return SearchPosition(floor=position.floor, strict=True)
+        return None
     stamps = [stamp_of(r, stamp) for r in raw]
     if not stamps or stamps[-1] is None:
         # A page may be empty yet announce more (airbyte PR #80745): follow the offset, within the cap.
@@ -103,11 +112,12 @@ def next_position(
             raise ConnectorError("HubSpot search announced results past its 10,000 cap; listing incomplete.")
         return SearchPosition(**{**asdict(position), "after": int(after)})
     if position.tie:
-        return SearchPosition(floor=position.floor, tie=True, last_id=str(raw[-1]["id"]), skip=position.skip)
+        return replace(position, last_id=str(raw[-1]["id"]), after=0)
     floor = stamps[-1]
     if floor == position.floor:
         # The whole page shares the floor's millisecond: walk that millisecond by id instead.
-        return SearchPosition(floor=floor, tie=True, skip=[*position.skip, *(str(r["id"]) for r in raw)])
+        skip = list(dict.fromkeys([*position.skip, *(str(r["id"]) for r in raw)]))
+        return SearchPosition(floor=floor, tie=True, skip=skip, from_floor=total)
     return SearchPosition(
         floor=floor, skip=[str(r["id"]) for r, ms in zip(raw, stamps, strict=True) if ms == floor]
     )

@@ -222,6 +222,21 @@ def test_the_10000_result_cap_is_crossed_without_losing_or_repeating_a_record() 
 
 
 @responses.activate
+def test_a_crowded_last_millisecond_is_walked_by_id_with_no_search_after_it() -> None:
+    """450 companies imported in one millisecond, the newest: the counts show nothing lies past it."""
+    start = 1_760_000_000_000
+    stamps = {str(5_000_000 + n): start + n for n in range(150)} | {
+        str(n): start + 999 for n in range(100, 550)
+    }
+    responses.add_callback(responses.POST, SEARCH, callback=FakeSearch(stamps))
+    records = read_everything(make(), request(ObjectType.CUSTOMERS))
+    assert sorted(r.external_id for r in records) == sorted(stamps)
+    operators = [f["operator"] for call in responses.calls for f in sent(call)["filterGroups"][0]["filters"]
+                 if f["propertyName"] == "hs_lastmodifieddate"]  # fmt: skip
+    assert "GT" not in operators and operators.count("EQ") == 3  # 450 by id: three pages
+
+
+@responses.activate
 def test_a_company_changed_during_the_walk_makes_no_other_one_slip() -> None:
     """With a plain offset, a record read earlier and changed meanwhile shifts the rest by one."""
     stamps = {str(1000 + n): 1_760_000_000_000 + n for n in range(600)}
