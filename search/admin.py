@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import ReindexRequest, SearchEntry, SearchIndexState
+from .models import ReindexRequest, SearchEntry, SearchIndexState, SearchWord
 from .tasks import reindex_search
 
 
@@ -12,6 +12,16 @@ class SearchEntryAdmin(admin.ModelAdmin):
     list_filter = ["kind", "workspace"]
     search_fields = ["title", "search_text"]
     readonly_fields = [f.name for f in SearchEntry._meta.fields]
+
+
+@admin.register(SearchWord)
+class SearchWordAdmin(admin.ModelAdmin):
+    """The dictionary of typo corrections, written by the index pass: read-only here."""
+
+    list_display = ["word", "workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["word"]
+    readonly_fields = ["workspace", "word"]
 
 
 @admin.register(SearchIndexState)
