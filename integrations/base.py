@@ -106,6 +106,11 @@ class Option:
     # Shown under "see more parameters".
     advanced: bool = False
     default: Any = None
+    # Names Skalin-side choices offered after `choices` (integrations.forms.WORKSPACE_CHOICES), e.g. the
+    # workspace's customer custom fields.
+    workspace_choices: str = ""
+    # A multichoice whose order matters (tried first to last): the Admin sets the order.
+    ordered: bool = False
 
 
 # Options every CRM offers (product.md §3); keys may be dotted paths into ObjectSetting.options.
@@ -130,7 +135,13 @@ MERGE_KEYS = Option(
     advanced=True,
     default=["ref_id", "name", "domain"],
     choices=(("ref_id", "Customer ID"), ("name", "Name"), ("domain", "Domain")),
-    help="Find a customer already in Skalin before creating one, in this order. Free-mail domains never merge.",
+    workspace_choices="identifying_customer_fields",
+    ordered=True,
+    help=(
+        "Find a customer already in Skalin before creating one, trying these fields in this order: the first "
+        "that holds the same value wins. A custom field can merge once a CRM field is mapped to it above. "
+        "Free-mail domains never merge."
+    ),
 )
 INTERACTION_KINDS = Option(
     "kinds",

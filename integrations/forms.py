@@ -6,9 +6,10 @@ refused), collects errors per input name, and turns into `object_setting_update`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
@@ -16,8 +17,11 @@ from agreements.models import Interval
 from customers.models import CustomField, HealthProfile, Phase, RoleTag
 
 from . import services
-from .base import Connector, ConnectorError, CrmField, Option
+from .base import MERGE_KEYS, Connector, ConnectorError, CrmField, Option
 from .models import Connection, FieldDirection, ObjectSetting, ObjectType, SyncMode
+
+if TYPE_CHECKING:
+    from workspaces.models import Workspace
 
 BLOCKS = ("customers", "contacts", "agreements", "interactions", "data")
 BLOCK_LABELS = {
@@ -80,6 +84,41 @@ TACIT_RULES = (
 AMOUNT_FORMATS = (("mrr", "MRR (monthly)"), ("arr", "ARR (yearly)"))
 SCORES = (("health_score", "Healthscore"), ("csm_pulse", "CSM Pulse"))
 EMPTY_VALUE_ROWS = 3
+
+
+# ---- what Skalin offers besides the connector's fixed choices ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkspaceChoices:
+    """Skalin-side choices of an option, and the things that exist but cannot be chosen (with why)."""
+
+    choices: list[tuple[str, str]]
+    # value -> (label, why it cannot be chosen)
+    refused: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+# A merge key must tell one customer from another: a yes/no, a date or a choice value cannot.
+IDENTIFYING_CUSTOM_TYPES = (CustomField.Type.TEXT, CustomField.Type.NUMBER)
+
+
+def identifying_customer_fields(workspace: Workspace) -> WorkspaceChoices:
+    """The workspace's customer custom fields that can identify a customer, as `custom:<key>` values."""
+    choices: list[tuple[str, str]] = []
+    refused: dict[str, tuple[str, str]] = {}
+    for custom in CustomField.objects.filter(workspace=workspace, target=CustomField.Target.CUSTOMER):
+        value, label = f"custom:{custom.key}", f"{custom.label} (custom field)"
+        if custom.type in IDENTIFYING_CUSTOM_TYPES:
+            choices.append((value, label))
+        else:
+            kind = custom.get_type_display().lower()
+            refused[value] = (label, f"A {kind} field cannot tell one customer from another: untick it.")
+    return WorkspaceChoices(choices, refused)
+
+
+WORKSPACE_CHOICES: dict[str, Callable[[Workspace], WorkspaceChoices]] = {
+    "identifying_customer_fields": identifying_customer_fields,
+}
 
 
 # ---- what the CRM says, read live and cached for a few minutes ---------------------------------------------
@@ -148,22 +187,88 @@ class MappingRow:
         return self.local in VALUE_TABLES
 
 
+@dataclass(frozen=True)
+class ChoiceEntry:
+    """One checkbox of a multichoice option."""
+
+    value: str
+    label: str
+    checked: bool
+    # Why a chosen value is no longer available (a deleted custom field, a CRM pipeline gone); kept and
+    # shown, never dropped silently.
+    problem: str = ""
+    # Place among the chosen values of an ordered option (1 is tried first); 0 when not chosen.
+    position: int = 0
+    last: bool = False
+    # hx-vals of the up / down buttons of an ordered option.
+    up: str = ""
+    down: str = ""
+
+    @property
+    def slug(self) -> str:
+        return self.value.replace(":", "__")
+
+
 @dataclass
 class OptionRow:
     option: Option
     value: Any
     choices: list[tuple[str, str]] = field(default_factory=list)
     error: str = ""
+    # False when the CRM could not list the choices: the saved values are carried along unseen.
+    listed: bool = True
+    # Chosen values no longer offered: value -> (label, why).
+    stale: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # An ordered option re-rendered after a move: its section stays open.
+    moved: bool = False
+    block_key: str = ""
 
     @property
     def name(self) -> str:
         return self.option.key.replace(".", "__")
 
     @property
+    def input_name(self) -> str:
+        return f"{self.block_key}-opt-{self.name}"
+
+    @property
+    def chosen_entries(self) -> list[ChoiceEntry]:
+        return [entry for entry in self.entries if entry.checked]
+
+    @property
+    def other_entries(self) -> list[ChoiceEntry]:
+        return [entry for entry in self.entries if not entry.checked]
+
+    @property
     def selected(self) -> list[str]:
         if isinstance(self.value, list | tuple):
             return [str(v) for v in self.value]
         return [str(self.value)] if self.value not in (None, "") else []
+
+    @property
+    def entries(self) -> list[ChoiceEntry]:
+        """The checkboxes: for an ordered option, the chosen values first, in their order. None when the
+        CRM could not list the choices (the saved values then travel in hidden inputs)."""
+        if not self.listed:
+            return []
+        offered = dict(self.choices)
+        chosen = self.selected
+
+        def entry(value: str, position: int = 0) -> ChoiceEntry:
+            label, problem = self.stale.get(value, (offered.get(value, value), ""))
+            moves = {
+                direction: json.dumps({f"{self.input_name}-move": f"{direction}:{value}"})
+                for direction in ("up", "down")
+            }
+            last = position == len(chosen)
+            return ChoiceEntry(value, label, value in chosen, problem, position, last, **moves)
+
+        if self.option.ordered:
+            ordered = [entry(value, position) for position, value in enumerate(chosen, start=1)]
+            return ordered + [entry(value) for value, _ in self.choices if value not in chosen]
+        return [entry(value) for value, _ in self.choices] + [
+            entry(value) for value in chosen if value not in offered
+        ]
 
 
 @dataclass
@@ -196,6 +301,11 @@ class Block:
     @property
     def advanced_options(self) -> list[OptionRow]:
         return [o for o in self.options if o.option.advanced]
+
+    @property
+    def advanced_open(self) -> bool:
+        """The "see more parameters" section opens when something in it needs a look."""
+        return any(o.error or o.stale or o.moved for o in self.advanced_options)
 
     @property
     def offers_two_ways(self) -> bool:
@@ -249,6 +359,21 @@ def _set(options: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+def _moved(values: list[str], move: str) -> list[str]:
+    """`values` with one moved a place: move is "up:<value>" or "down:<value>"; anything else (a value
+    not chosen, a move past either end) leaves the order as it is."""
+    direction, _, value = move.partition(":")
+    if value not in values or direction not in ("up", "down"):
+        return values
+    index = values.index(value)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(values):
+        return values
+    moved = list(values)
+    moved[index], moved[other] = moved[other], moved[index]
+    return moved
 
 
 class BlockForm:
@@ -368,25 +493,57 @@ class BlockForm:
     def _build_options(self, object_type: ObjectType) -> None:
         rows = []
         for option in self.cls.options.get(object_type, ()):
-            row = OptionRow(option=option, value=None)
+            row = OptionRow(option=option, value=None, block_key=self.key)
+            refused: dict[str, tuple[str, str]] = {}
             if option.choices_from:
                 try:
                     row.choices = self.catalog.choices(option.choices_from)
                 except (ConnectorError, LookupError) as error:
                     row.error = self._explain(error).replace("list its fields", "list its choices")
+                    row.listed = False
             else:
                 row.choices = list(option.choices)
+            if option.workspace_choices:
+                offered = WORKSPACE_CHOICES[option.workspace_choices](self.connection.workspace)
+                row.choices += offered.choices
+                refused = offered.refused
             saved = _get(self.saved_options, option.key, option.default)
             row.value = self._posted_option(row) if self.data is not None else saved
+            if option.kind == "multichoice" and row.listed and row.choices:
+                offered_values = {value for value, _ in row.choices}
+                row.stale = {
+                    value: refused.get(value) or self._stale_choice(option, value)
+                    for value in row.selected
+                    if value not in offered_values
+                }
             rows.append(row)
         self.block.options = rows
+
+    def _stale_choice(self, option: Option, value: str) -> tuple[str, str]:
+        """The label and the problem of a chosen value no longer offered."""
+        if option.workspace_choices and value.startswith("custom:"):
+            key = value.removeprefix("custom:")
+            return (
+                f"{key} (custom field)",
+                "This custom field no longer exists (deleted in Settings › Custom fields): untick it, "
+                "or create the field again.",
+            )
+        if option.choices_from:
+            return value, f"{self.cls.label} no longer offers it: untick it."
+        return value, "No longer offered: untick it."
 
     def _posted_option(self, row: OptionRow) -> Any:
         kind, name = row.option.kind, f"opt-{row.name}"
         if kind == "bool":
             return self.posted_bool(name)
         if kind == "multichoice":
-            return [v for v in self.posted_list(name) if v]
+            # A value posted twice (a tampered form) counts once, where it first appears.
+            values = list(dict.fromkeys(v for v in self.posted_list(name) if v))
+            move = self.posted(f"{name}-move")
+            if row.option.ordered and move:
+                row.moved = True
+                values = _moved(values, move)
+            return values
         if kind == "values":
             return _split(self.posted(name))
         return self.posted(name)
@@ -496,8 +653,11 @@ class BlockForm:
             names = ", ".join(label for _, label in block.modes)
             block.error("mode", f"Choose one of: {names}.")
         active = self.key == "data" or block.mode != SyncMode.DISABLED
-        for row in block.options:
-            self._check_option(row)
+        # A disabled block's options are kept as they are, checked once it is enabled again.
+        if active:
+            for row in block.options:
+                self._check_option(row)
+            self._check_merge_keys()
         writable = {f.name: f.writable for f in block.crm_fields or ()}
         for mapping_row in block.mappings:
             self._check_mapping(mapping_row, active, writable)
@@ -532,8 +692,37 @@ class BlockForm:
         allowed = {value for value, _ in row.choices}
         if row.option.kind == "choice" and row.value and row.value not in allowed:
             row.error = "This choice is no longer offered by the CRM; pick another."
-        if row.option.kind == "multichoice" and any(v not in allowed for v in row.value or ()):
-            row.error = "Some choices are no longer offered by the CRM; pick again."
+        if row.option.kind == "multichoice" and row.stale:
+            names = ", ".join(f"“{label}”" for label, _ in row.stale.values())
+            row.error = f"No longer available: {names}. Untick it (see why above), then save again."
+
+    def _check_merge_keys(self) -> None:
+        """Merge keys matter when the block reads the CRM: at least one, and a custom field only when a CRM
+        field is read into it (otherwise the CRM record has no value to compare)."""
+        row = next((o for o in self.block.options if o.option.key == MERGE_KEYS.key), None)
+        if row is None or row.error or self.block.mode not in (SyncMode.INPUT, SyncMode.TWO_WAYS):
+            return
+        if not row.selected:
+            # The engine falls back to Customer ID, name and domain on an empty list: "no merge field"
+            # cannot be stored, so it is refused rather than silently replaced.
+            row.error = (
+                "Keep at least one merge field: Skalin needs one to find a customer it already has "
+                "instead of creating a duplicate."
+            )
+            return
+        read = {
+            mapping.local
+            for mapping in self.block.mappings
+            if mapping.remote and mapping.direction in (FieldDirection.INPUT, FieldDirection.TWO_WAYS)
+        }
+        labels = dict(row.choices)
+        unread = [labels.get(v, v) for v in row.selected if v.startswith("custom:") and v not in read]
+        if unread:
+            names = ", ".join(f"“{label}”" for label in unread)
+            row.error = (
+                f"{names} can merge only once a {self.cls.label} field is read into it: map one to it in "
+                "the fields above (“CRM to Skalin” or “Both ways”), or untick it."
+            )
 
     def _check_mapping(self, row: MappingRow, active: bool, writable: dict[str, bool]) -> None:
         errors = row.errors

@@ -3,13 +3,15 @@ retry when the CRM errs), validation that loses nothing, saving through object_s
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from customers.models import HealthProfile, Phase
+from customers.models import CustomField, HealthProfile, Phase
 from integrations.base import (
     CHURN_ON_ABSENCE,
     INTERACTION_KINDS,
@@ -21,7 +23,18 @@ from integrations.base import (
     ObjectSpec,
     Option,
 )
-from integrations.models import Connection, FieldMapping, ObjectSetting, ObjectType, SyncMode, SyncRun
+from integrations.models import (
+    Connection,
+    FieldMapping,
+    ObjectSetting,
+    ObjectType,
+    SyncMode,
+    SyncRun,
+    SyncState,
+)
+from integrations.services import setting_config_hash
+from integrations.sync import state_for
+from tests.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +119,7 @@ def valid_post(**overrides):
         "customers-present": "1",
         "customers-mode": "input",
         "customers-opt-selection__view": "v1",
+        "customers-opt-merge_keys": ["ref_id", "name", "domain"],
         "customers-map-name-remote": "name",
         "customers-map-name-direction": "input",
         "customers-map-domain-remote": "website",
@@ -386,3 +400,200 @@ def test_a_running_run_polls_its_progress_and_a_finished_plan_offers_apply(
     running.save()
     html = client.get(reverse("integrations:run", args=[conn.pk, running.pk])).content.decode()
     assert "every 2s" not in html and "Apply: start the sync" in html and "Acme" in html
+
+
+# ---- merge fields: the workspace's custom fields, in the Admin's order --------------------------------------
+
+MERGE = "customers-opt-merge_keys"
+
+
+@pytest.fixture
+def old_crm_id(workspace):
+    return CustomField.objects.create(
+        workspace=workspace, target=CustomField.Target.CUSTOMER, key="old_crm_id", label="Old CRM ID"
+    )
+
+
+def merge_keys_posted_by(html):
+    """What the browser would send for the merge fields: the ticked boxes, in the page's order."""
+    inputs = re.findall(rf'<input type="checkbox" name="{MERGE}" value="([^"]+)"[^>]*>', html)
+    ticked = re.findall(rf'<input type="checkbox" name="{MERGE}" value="([^"]+)"[^>]* checked[ >]', html)
+    return [value for value in inputs if value in ticked]
+
+
+def saved_merge_keys(conn):
+    """The stored merge keys; None while the block still runs on the engine's default."""
+    return ObjectSetting.objects.get(connection=conn, object_type="customers").options.get("merge_keys")
+
+
+def with_old_crm_id_read(**overrides):
+    return valid_post(**{"customers-map-custom__old_crm_id-remote": "segment",
+                         "customers-map-custom__old_crm_id-direction": "input", **overrides})  # fmt: skip
+
+
+def test_the_merge_fields_offer_the_workspaces_customer_custom_fields_that_identify_a_customer(
+    client_for, admin_membership, conn, workspace, old_crm_id
+):
+    CustomField.objects.create(
+        workspace=workspace, target="customer", key="siren", label="SIREN", type="number"
+    )
+    CustomField.objects.create(workspace=workspace, target="customer", key="vip", label="VIP", type="boolean")
+    CustomField.objects.create(workspace=workspace, target="contact", key="badge", label="Badge")
+    CustomField.objects.create(workspace=WorkspaceFactory(), target="customer", key="theirs", label="Theirs")
+    html = block_html(client_for(admin_membership), conn, "customers")
+    assert merge_keys_posted_by(html) == ["ref_id", "name", "domain"]  # the default, in its order
+    assert f'name="{MERGE}" value="custom:old_crm_id"' in html and "Old CRM ID (custom field)" in html
+    assert f'name="{MERGE}" value="custom:siren"' in html
+    for other in ("custom:vip", "custom:badge", "custom:theirs"):  # yes/no, a contact's, another workspace's
+        assert f'value="{other}"' not in html.split(MERGE, 1)[1].split("</fieldset>", 1)[0]
+
+
+def test_merge_fields_are_saved_in_the_order_chosen_and_shown_in_it_again(
+    client_for, admin_membership, conn, old_crm_id, monkeypatch
+):
+    monkeypatch.setattr("integrations.tasks.sync_connection_task.delay", lambda *a, **k: None)
+    client = client_for(admin_membership)
+    response = client.post(
+        reverse("integrations:setup", args=[conn.pk]),
+        with_old_crm_id_read(**{MERGE: ["custom:old_crm_id", "domain", "name"]}),
+    )
+    assert response.status_code == 302
+    assert saved_merge_keys(conn) == ["custom:old_crm_id", "domain", "name"]
+    html = block_html(client, conn, "customers")
+    assert merge_keys_posted_by(html) == ["custom:old_crm_id", "domain", "name"]
+
+
+def test_a_custom_merge_key_set_outside_the_page_survives_saving_the_page_as_shown(
+    client_for, admin_membership, conn, old_crm_id, monkeypatch
+):
+    """The migration assistant stores custom:old_crm_id first; an Admin saving the wizard keeps it."""
+    monkeypatch.setattr("integrations.tasks.sync_connection_task.delay", lambda *a, **k: None)
+    setting = conn.object_settings.get(object_type="customers")
+    setting.options = {**setting.options, "merge_keys": ["custom:old_crm_id", "name", "domain"]}
+    setting.save()
+    FieldMapping.objects.create(
+        object_setting=setting, local_field="custom:old_crm_id", remote_field="segment"
+    )
+    client = client_for(admin_membership)
+    shown = merge_keys_posted_by(block_html(client, conn, "customers"))
+    assert shown == ["custom:old_crm_id", "name", "domain"]
+    response = client.post(
+        reverse("integrations:setup", args=[conn.pk]), with_old_crm_id_read(**{MERGE: shown})
+    )
+    assert response.status_code == 302
+    assert saved_merge_keys(conn) == ["custom:old_crm_id", "name", "domain"]
+
+
+def test_up_and_down_move_a_merge_field_and_keep_the_section_open(
+    client_for, admin_membership, conn, old_crm_id
+):
+    client = client_for(admin_membership)
+    typed = {
+        "customers-present": "1",
+        "customers-mode": "input",
+        MERGE: ["ref_id", "name", "custom:old_crm_id"],
+    }
+    html = block_html(client, conn, "customers", **typed, **{f"{MERGE}-move": "up:custom:old_crm_id"})
+    assert merge_keys_posted_by(html) == ["ref_id", "custom:old_crm_id", "name"]
+    assert '<details class="wizard-more" open>' in html
+    html = block_html(client, conn, "customers", **typed, **{f"{MERGE}-move": "down:ref_id"})
+    assert merge_keys_posted_by(html) == ["name", "ref_id", "custom:old_crm_id"]
+    # Past either end, or a value not chosen: the order stays.
+    for move in ("up:ref_id", "down:custom:old_crm_id", "up:domain", "sideways:name"):
+        html = block_html(client, conn, "customers", **typed, **{f"{MERGE}-move": move})
+        assert merge_keys_posted_by(html) == ["ref_id", "name", "custom:old_crm_id"], move
+    # Each button says what it moves; the first cannot go up, the last cannot go down.
+    assert 'aria-label="Move Customer ID up" title="Try it earlier" aria-disabled="true"' in html
+    assert (
+        'aria-label="Move Old CRM ID (custom field) down" title="Try it later" aria-disabled="true"' in html
+    )
+    assert "&quot;customers-opt-merge_keys-move&quot;: &quot;up:custom:old_crm_id&quot;" in html
+
+
+def test_a_merge_key_whose_custom_field_was_deleted_is_shown_refused_on_save_and_never_dropped(
+    client_for, admin_membership, conn, workspace, monkeypatch
+):
+    monkeypatch.setattr("integrations.tasks.sync_connection_task.delay", lambda *a, **k: None)
+    CustomField.objects.create(workspace=workspace, target="customer", key="vip", label="VIP", type="boolean")
+    setting = conn.object_settings.get(object_type="customers")
+    setting.options = {**setting.options, "merge_keys": ["custom:gone", "name", "custom:vip"]}
+    setting.save()
+    client = client_for(admin_membership)
+    html = block_html(client, conn, "customers")
+    assert merge_keys_posted_by(html) == ["custom:gone", "name", "custom:vip"]  # still ticked, in place
+    assert "gone (custom field)" in html and "This custom field no longer exists" in html
+    assert "A yes/no field cannot tell one customer from another" in html
+    assert '<details class="wizard-more" open>' in html
+
+    response = client.post(
+        reverse("integrations:setup", args=[conn.pk]),
+        valid_post(**{MERGE: ["custom:gone", "name", "custom:vip"]}),
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and "Nothing was saved" in html
+    assert "No longer available: “gone (custom field)”, “VIP (custom field)”." in html
+    assert merge_keys_posted_by(html) == ["custom:gone", "name", "custom:vip"]
+    assert saved_merge_keys(conn) == ["custom:gone", "name", "custom:vip"]
+
+    response = client.post(reverse("integrations:setup", args=[conn.pk]), valid_post(**{MERGE: ["name"]}))
+    assert response.status_code == 302 and saved_merge_keys(conn) == ["name"]
+
+
+def test_no_merge_field_at_all_is_refused_with_a_reason(client_for, admin_membership, conn):
+    response = client_for(admin_membership).post(
+        reverse("integrations:setup", args=[conn.pk]), valid_post(**{MERGE: None})
+    )
+    html = response.content.decode()
+    assert "Keep at least one merge field" in html and "Nothing was saved" in html
+    assert saved_merge_keys(conn) is None  # nothing saved
+
+
+def test_a_custom_merge_key_needs_a_crm_field_read_into_it(client_for, admin_membership, conn, old_crm_id):
+    client = client_for(admin_membership)
+    message = "“Old CRM ID (custom field)” can merge only once a Acme CRM field is read into it"
+    unmapped = client.post(
+        reverse("integrations:setup", args=[conn.pk]), valid_post(**{MERGE: ["custom:old_crm_id", "name"]})
+    )
+    assert message in unmapped.content.decode()
+    pushed_only = client.post(
+        reverse("integrations:setup", args=[conn.pk]),
+        with_old_crm_id_read(
+            **{MERGE: ["custom:old_crm_id"], "customers-map-custom__old_crm_id-direction": "output"}
+        ),
+    )
+    assert message in pushed_only.content.decode()
+    assert saved_merge_keys(conn) is None  # nothing saved
+
+
+def test_a_disabled_customers_block_keeps_its_merge_fields_unchecked(
+    client_for, admin_membership, conn, monkeypatch
+):
+    monkeypatch.setattr("integrations.tasks.sync_connection_task.delay", lambda *a, **k: None)
+    response = client_for(admin_membership).post(
+        reverse("integrations:setup", args=[conn.pk]),
+        valid_post(**{"customers-mode": "disabled", MERGE: ["custom:gone", "name"]}),
+    )
+    assert response.status_code == 302 and saved_merge_keys(conn) == ["custom:gone", "name"]
+
+
+def test_reordering_the_merge_fields_resets_the_customers_cursor(
+    client_for, admin_membership, conn, old_crm_id, monkeypatch
+):
+    monkeypatch.setattr("integrations.tasks.sync_connection_task.delay", lambda *a, **k: None)
+    client = client_for(admin_membership)
+    client.post(reverse("integrations:setup", args=[conn.pk]), with_old_crm_id_read())
+    SyncRun.objects.filter(connection=conn).update(
+        dry_run=False, status="succeeded", finished_at="2026-01-01T00:00Z"
+    )
+    setting = conn.object_settings.get(object_type="customers")
+    SyncState.objects.create(
+        connection=conn, object_type="customers", cursor="2026-01-01T00:00:00+00:00",
+        config_hash=setting_config_hash(setting),
+    )  # fmt: skip
+    again = client.post(reverse("integrations:setup", args=[conn.pk]), with_old_crm_id_read(), follow=True)
+    assert "Nothing that syncs has changed" in again.content.decode()
+    reordered = with_old_crm_id_read(**{MERGE: ["name", "ref_id", "domain"]})
+    response = client.post(reverse("integrations:setup", args=[conn.pk]), reordered)
+    assert response["Location"].startswith(reverse("integrations:connection", args=[conn.pk]) + "runs/")
+    state = state_for(SimpleNamespace(connection=conn), conn.object_settings.get(object_type="customers"))
+    assert state.cursor == ""  # the next run reads everything again, under the new order
