@@ -200,7 +200,8 @@ class ChoiceEntry:
     # Place among the chosen values of an ordered option (1 is tried first); 0 when not chosen.
     position: int = 0
     last: bool = False
-    # hx-vals of the up / down buttons of an ordered option.
+    # hx-vals of the checkbox and of the up / down buttons of an ordered option.
+    tick: str = ""
     up: str = ""
     down: str = ""
 
@@ -219,8 +220,9 @@ class OptionRow:
     listed: bool = True
     # Chosen values no longer offered: value -> (label, why).
     stale: dict[str, tuple[str, str]] = field(default_factory=dict)
-    # An ordered option re-rendered after a move: its section stays open.
-    moved: bool = False
+    # An ordered option redrawn because the Admin just ticked or moved one of its values: its section
+    # stays open.
+    touched: bool = False
     block_key: str = ""
 
     @property
@@ -258,7 +260,7 @@ class OptionRow:
             label, problem = self.stale.get(value, (offered.get(value, value), ""))
             moves = {
                 direction: json.dumps({f"{self.input_name}-move": f"{direction}:{value}"})
-                for direction in ("up", "down")
+                for direction in ("tick", "up", "down")
             }
             last = position == len(chosen)
             return ChoiceEntry(value, label, value in chosen, problem, position, last, **moves)
@@ -305,7 +307,7 @@ class Block:
     @property
     def advanced_open(self) -> bool:
         """The "see more parameters" section opens when something in it needs a look."""
-        return any(o.error or o.stale or o.moved for o in self.advanced_options)
+        return any(o.error or o.stale or o.touched for o in self.advanced_options)
 
     @property
     def offers_two_ways(self) -> bool:
@@ -362,10 +364,15 @@ def _split(text: str) -> list[str]:
 
 
 def _moved(values: list[str], move: str) -> list[str]:
-    """`values` with one moved a place: move is "up:<value>" or "down:<value>"; anything else (a value
+    """`values` after the Admin's move: "up:<value>" or "down:<value>" moves it a place; "tick:<value>"
+    (just ticked) puts it last, since htmx sends the ticked box before the others. Anything else (a value
     not chosen, a move past either end) leaves the order as it is."""
     direction, _, value = move.partition(":")
-    if value not in values or direction not in ("up", "down"):
+    if value not in values:
+        return values
+    if direction == "tick":
+        return [v for v in values if v != value] + [value]
+    if direction not in ("up", "down"):
         return values
     index = values.index(value)
     other = index - 1 if direction == "up" else index + 1
@@ -541,7 +548,7 @@ class BlockForm:
             values = list(dict.fromkeys(v for v in self.posted_list(name) if v))
             move = self.posted(f"{name}-move")
             if row.option.ordered and move:
-                row.moved = True
+                row.touched = True
                 values = _moved(values, move)
             return values
         if kind == "values":

@@ -8,11 +8,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from customers.models import Customer
-from integrations.models import Connection, SyncRun
+from customers.models import Customer, CustomField
+from integrations.models import Connection, ExternalRef, SyncRun
+from sandbox.models import SandboxProperty, SandboxRecord
 from skalin.celery import app as celery_app
 from tests.e2e.conftest import ARTIFACTS
-from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.factories import CustomerFactory, MembershipFactory, UserFactory, WorkspaceFactory
 from tests.sandbox_settings import point_crms_at_sandbox
 from workspaces.models import Role
 
@@ -76,6 +77,13 @@ def connect(page, crm_label, screenshot, prefix):
         expect(page.locator(f"#block-{block} input[name={block}-present]")).to_be_attached()
 
 
+def htmx_settled(page):
+    """Wait until htmx has swapped and initialised the redrawn block (its buttons answer only then)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+
+
 def save_apply_and_follow(page, screenshot, prefix):
     page.get_by_role("button", name="Save and preview the sync").click()
     expect(page.get_by_role("heading", name="What the sync would do")).to_be_visible()
@@ -98,6 +106,20 @@ def test_an_admin_connects_hubspot_sets_it_up_and_sees_the_synced_customers(
     from sandbox.hubspot.seed import seed
 
     seed(companies=12, random_seed=4)
+    # A customer already in Skalin under another name, whose old CRM id a HubSpot company keeps.
+    SandboxProperty.objects.create(
+        crm="hubspot", object_type="companies", name="salesforce_id", label="Salesforce ID", field_type="text"
+    )
+    company = SandboxRecord.objects.filter(crm="hubspot", object_type="companies").order_by("id").first()
+    company.properties["salesforce_id"] = "001B000000LEGACY"
+    company.save()
+    CustomField.objects.create(workspace=workspace, target="customer", key="old_crm_id", label="Old CRM ID")
+    legacy = CustomerFactory(
+        workspace=workspace,
+        name="Legacy name from the old CRM",
+        domain="",
+        custom_values={"old_crm_id": "001B000000LEGACY"},
+    )
     member(workspace, "admin@browser.test", Role.ADMIN)
     log_in(page, "admin@browser.test")
     connect(page, "HubSpot", screenshot, "hubspot")
@@ -107,6 +129,28 @@ def test_an_admin_connects_hubspot_sets_it_up_and_sees_the_synced_customers(
     expect(customers.get_by_role("checkbox", name="Customer", exact=True)).to_be_checked()
     customers.get_by_text("See more parameters").click()
     customers.get_by_label("Make customers churn when they are no longer found").check()
+
+    # Merge fields: the Old CRM ID, read from HubSpot's Salesforce ID, ticked then moved first by keyboard.
+    customers.locator("select[name='customers-map-custom__old_crm_id-remote']").select_option("salesforce_id")
+    merge_fields = customers.locator("#customers-opt-merge_keys-choices ol > li")
+    expect(merge_fields).to_have_count(3)
+    customers.get_by_role("checkbox", name="Old CRM ID (custom field)").check()
+    expect(merge_fields).to_have_count(4)  # the block redrew: it joined the numbered list, last
+    htmx_settled(page)
+    expect(merge_fields.nth(3)).to_contain_text("Old CRM ID")
+    move_up = customers.get_by_role("button", name="Move Old CRM ID (custom field) up")
+    move_up.focus()
+    for place in (2, 1, 0):
+        page.keyboard.press("Enter")
+        expect(merge_fields.nth(place)).to_contain_text("Old CRM ID")
+        expect(move_up).to_be_focused()  # the redraw keeps the focus on the moved item's button
+        htmx_settled(page)
+    expect(merge_fields).to_have_text(
+        [re.compile(label) for label in ("Old CRM ID", "Customer ID", "Name", "Domain")]
+    )
+    expect(customers.get_by_label("Make customers churn when they are no longer found")).to_be_checked()
+    merge_fields.first.scroll_into_view_if_needed()
+    screenshot("hubspot-03a-merge-fields")
     page.locator("#block-contacts select[name='contacts-map-role__champion-remote']").select_option(
         "hs_buying_role"
     )
@@ -134,7 +178,11 @@ def test_an_admin_connects_hubspot_sets_it_up_and_sees_the_synced_customers(
     run = hub.runs.filter(dry_run=False).first()
     assert run.status == SyncRun.Status.SUCCEEDED, run.errors
     names = list(Customer.objects.filter(workspace=workspace).values_list("name", flat=True))
-    assert names and run.by_object["customers"]["created"] == len(names)
+    assert names and run.by_object["customers"]["created"] == len(names) - 1  # one merged, not created
+    customers_setting = hub.object_settings.get(object_type="customers")
+    assert customers_setting.options["merge_keys"] == ["custom:old_crm_id", "ref_id", "name", "domain"]
+    merged = ExternalRef.objects.get(connection=hub, object_type="customers", external_id=company.external_id)
+    assert merged.local_id == legacy.pk
     expect(page.locator("body")).to_contain_text(names[0])
     assert not console.csp_violations(), console.csp_violations()[:1] + [page.url]
 

@@ -498,16 +498,29 @@ def test_up_and_down_move_a_merge_field_and_keep_the_section_open(
     assert '<details class="wizard-more" open>' in html
     html = block_html(client, conn, "customers", **typed, **{f"{MERGE}-move": "down:ref_id"})
     assert merge_keys_posted_by(html) == ["name", "ref_id", "custom:old_crm_id"]
-    # Past either end, or a value not chosen: the order stays.
-    for move in ("up:ref_id", "down:custom:old_crm_id", "up:domain", "sideways:name"):
+    # Past either end, a value not chosen, or a tick (which only redraws): the order stays.
+    for move in ("up:ref_id", "down:custom:old_crm_id", "up:domain", "sideways:name", "tick:domain"):
         html = block_html(client, conn, "customers", **typed, **{f"{MERGE}-move": move})
         assert merge_keys_posted_by(html) == ["ref_id", "name", "custom:old_crm_id"], move
+        assert '<details class="wizard-more" open>' in html, move
+    # htmx sends the box just ticked first: it joins the chosen ones last.
+    ticked = {
+        **typed,
+        MERGE: ["domain", "ref_id", "name", "custom:old_crm_id"],
+        f"{MERGE}-move": "tick:domain",
+    }
+    html = block_html(client, conn, "customers", **ticked)
+    assert merge_keys_posted_by(html) == ["ref_id", "name", "custom:old_crm_id", "domain"]
+    assert '<details class="wizard-more" open>' in html
+    untouched = block_html(client, conn, "customers", **typed)
+    assert '<details class="wizard-more">' in untouched
     # Each button says what it moves; the first cannot go up, the last cannot go down.
-    assert 'aria-label="Move Customer ID up" title="Try it earlier" aria-disabled="true"' in html
+    assert 'aria-label="Move Customer ID up" title="Try it earlier" aria-disabled="true"' in untouched
     assert (
-        'aria-label="Move Old CRM ID (custom field) down" title="Try it later" aria-disabled="true"' in html
+        'aria-label="Move Old CRM ID (custom field) down" title="Try it later" aria-disabled="true"'
+        in untouched
     )
-    assert "&quot;customers-opt-merge_keys-move&quot;: &quot;up:custom:old_crm_id&quot;" in html
+    assert "&quot;customers-opt-merge_keys-move&quot;: &quot;up:custom:old_crm_id&quot;" in untouched
 
 
 def test_a_merge_key_whose_custom_field_was_deleted_is_shown_refused_on_save_and_never_dropped(
