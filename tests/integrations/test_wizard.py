@@ -60,6 +60,9 @@ class WizardCrm(Connector):
             CHURN_ON_ABSENCE,
             MERGE_KEYS,
         ),
+        ObjectType.AGREEMENTS: (
+            Option("pipelines", "Pipelines", kind="multichoice", choices_from="pipelines"),
+        ),
         ObjectType.INTERACTIONS: (INTERACTION_KINDS,),
     }
     block_warnings: ClassVar = {ObjectType.INTERACTIONS: "Meetings appear twice if a calendar is connected."}
@@ -86,6 +89,8 @@ class WizardCrm(Connector):
     def list_choices(self, kind):
         if kind == "views":
             return [("v1", "Active customers"), ("v2", "Everyone")]
+        if kind == "pipelines":
+            return [("p1", "Sales"), ("p2", "Renewals")]
         raise LookupError(kind)
 
 
@@ -610,3 +615,30 @@ def test_reordering_the_merge_fields_resets_the_customers_cursor(
     assert response["Location"].startswith(reverse("integrations:connection", args=[conn.pk]) + "runs/")
     state = state_for(SimpleNamespace(connection=conn), conn.object_settings.get(object_type="customers"))
     assert state.cursor == ""  # the next run reads everything again, under the new order
+
+
+def test_a_crm_choice_gone_from_the_crm_stays_ticked_with_why_until_unticked(
+    client_for, admin_membership, conn, monkeypatch
+):
+    """Dropping it silently would turn "these pipelines" into "every pipeline" (none chosen means all)."""
+    monkeypatch.setattr("integrations.tasks.sync_connection_task.delay", lambda *a, **k: None)
+    setting = conn.object_settings.get(object_type="agreements")
+    setting.options = {**setting.options, "pipelines": ["p1", "p9"]}
+    setting.save()
+    client = client_for(admin_membership)
+    html = block_html(client, conn, "agreements")
+    assert 'value="p9" checked' in html and "Acme CRM no longer offers it" in html
+    agreements = {
+        "agreements-mode": "input", "agreements-amount_format": "mrr", "agreements-map-amount-remote": "amount",
+    }  # fmt: skip
+    response = client.post(
+        reverse("integrations:setup", args=[conn.pk]),
+        valid_post(**agreements, **{"agreements-opt-pipelines": ["p1", "p9"]}),
+    )
+    assert "No longer available: “p9”." in response.content.decode()
+    assert ObjectSetting.objects.get(pk=setting.pk).options["pipelines"] == ["p1", "p9"]
+    client.post(
+        reverse("integrations:setup", args=[conn.pk]),
+        valid_post(**agreements, **{"agreements-opt-pipelines": ["p1"]}),
+    )
+    assert ObjectSetting.objects.get(pk=setting.pk).options["pipelines"] == ["p1"]
