@@ -701,7 +701,8 @@ class BlockForm:
             row.error = "This choice is no longer offered by the CRM; pick another."
         if row.option.kind == "multichoice" and row.stale:
             names = ", ".join(f"“{label}”" for label, _ in row.stale.values())
-            row.error = f"No longer available: {names}. Untick it (see why above), then save again."
+            them = "them" if len(row.stale) > 1 else "it"
+            row.error = f"No longer available: {names}. Untick {them} (see why above), then save again."
 
     def _check_merge_keys(self) -> None:
         """Merge keys matter when the block reads the CRM: at least one, and a custom field only when a CRM
