@@ -123,10 +123,11 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 
 def ensure_seed(companies: int, reseed: bool) -> float | None:
     """Seconds spent seeding, or None when the portal already holds that many companies."""
+    from sandbox.hubspot.schema import DEFAULT_ACCOUNT
     from sandbox.hubspot.seed import seed
     from sandbox.hubspot.store import records
 
-    if not reseed and records("companies").count() == companies:
+    if not reseed and records(DEFAULT_ACCOUNT, "companies").count() == companies:
         return None
     started = time.perf_counter()
     print(f"Seeding the sandbox HubSpot with {companies:,} companies ...", flush=True)
@@ -173,9 +174,9 @@ def change_records(share: float, rng: random.Random) -> dict[str, int]:
     }  # fmt: skip
     changed: dict[str, int] = {}
     for object_type, edit in edits.items():
-        ids = list(records(object_type).values_list("pk", flat=True))
+        ids = list(records(schema.DEFAULT_ACCOUNT, object_type).values_list("pk", flat=True))
         picked = rng.sample(ids, max(1, round(len(ids) * share)))
-        rows = list(records(object_type).filter(pk__in=picked))
+        rows = list(records(schema.DEFAULT_ACCOUNT, object_type).filter(pk__in=picked))
         moment = now_ms()
         for row in rows:
             row.properties = {**row.properties, **edit(row.properties)}

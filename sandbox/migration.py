@@ -1,7 +1,7 @@
 """A HubSpot portal prepared for a migration from Salesforce, and the demo workspace that migrates to it.
 
-`seed_migration_portal` fills the sandbox HubSpot from a sandbox Salesforce org the way a company moving
-CRMs imports its data (the guide's "HubSpot preparation"): every account becomes a company carrying its
+`seed_migration_portal` fills the migration portal (its own HubSpot account, 87654321 "Northwind", next to the
+demo portal 12345678) from a sandbox Salesforce org the way a company moving CRMs imports its data (the guide's "HubSpot preparation"): every account becomes a company carrying its
 Salesforce Account Id in a custom property (`salesforce_account_id`, a real property the properties API
 lists), with its contacts, won opportunities as closed-won deals and activities as engagements, all
 associated. Lifecycle stages follow the account type; the companies Skalin should sync are also marked by a
@@ -10,10 +10,9 @@ were changed on the way (so that name and domain alone cannot find them), a few 
 HubSpot, and a partner is a "customer" without the checkbox. Contacts without an email are left out, as
 HubSpot imports deduplicate contacts by email.
 
-The sandbox keeps one set of HubSpot records for every portal (SandboxRecord has no account column), so the
-migration portal's companies are added next to the demo portal's ones, with ids after them, never replacing
-them; the checkbox is what keeps the migrating workspace to its own companies. The portal id only names the
-account a consent page connects (`/oauth/<portal>/authorize` or `?account=`)."""
+Each sandbox HubSpot portal is its own data, so a connection to the demo portal never sees these companies;
+the checkbox is the migration guide's filter, and the partner without it is the case that filter exists
+for. The consent page's account chooser (or `?account=87654321`) connects this portal."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, CustomerSource
-from integrations.models import Connection, ObjectType, SyncMode, SyncState
+from integrations.models import Connection, ObjectType, SyncMode
 from integrations.services import object_setting_update, settings_create_defaults
 from skalin.demo_data import DEMO_PASSWORD
 from workspaces.models import Role, Workspace
@@ -36,7 +35,8 @@ from workspaces.services import membership_invite, user_get_or_create, workspace
 from .common import issue_pair
 from .hubspot import schema as hubspot
 from .hubspot.seed import CUSTOM_PROPERTIES
-from .hubspot.store import association_pair, iso, new_record, next_ids
+from .hubspot.store import association_pair, iso, new_record, next_ids, now_ms
+from .hubspot.store import records as hubspot_records
 from .models import SandboxAccount, SandboxAssociation, SandboxProperty, SandboxRecord
 from .salesforce import schema as salesforce
 from .salesforce.oauth import instance_url
@@ -45,6 +45,7 @@ from .salesforce.store import records as salesforce_records
 
 MIGRATION_PORTAL = "87654321"
 MIGRATION_USER = "admin@northwind-hubspot.test"
+MIGRATION_PORTAL_NAME = "Northwind"
 OLD_ID_PROPERTY = "salesforce_account_id"
 SYNC_FLAG_PROPERTY = "sync_to_skalin"
 STAGE_PROPERTY = "customer_stage"
@@ -102,18 +103,17 @@ class MigrationPortal:
         )
 
 
-def migrated_companies() -> QuerySet[SandboxRecord]:
-    """The sandbox HubSpot companies that carry a Salesforce Account Id."""
-    return SandboxRecord.objects.filter(
-        crm=hubspot.CRM, object_type="companies", properties__has_key=OLD_ID_PROPERTY
-    )
+def migrated_companies(portal_id: str = MIGRATION_PORTAL) -> QuerySet[SandboxRecord]:
+    """The portal's companies that carry a Salesforce Account Id."""
+    return hubspot_records(portal_id, "companies").filter(properties__has_key=OLD_ID_PROPERTY)
 
 
-def ensure_properties() -> None:
-    """The portal's custom properties, created once and kept (the demo portal's ones stay as they are)."""
+def ensure_properties(portal_id: str = MIGRATION_PORTAL) -> None:
+    """The portal's custom properties, created once and kept."""
     for obj, name, label, kind, field_type, options in [*CUSTOM_PROPERTIES, *PROPERTIES]:
         SandboxProperty.objects.get_or_create(
             crm=hubspot.CRM,
+            account_id=portal_id,
             object_type=obj,
             name=name,
             defaults={"label": label, "type": kind, "field_type": field_type, "options": options},
@@ -121,9 +121,10 @@ def ensure_properties() -> None:
 
 
 class _Import:
-    """Collects the records and associations of the import, with HubSpot ids after the existing ones."""
+    """Collects the records and associations of the import, with HubSpot ids after every portal's ones."""
 
-    def __init__(self, moment: dt.datetime) -> None:
+    def __init__(self, portal_id: str, moment: dt.datetime) -> None:
+        self.portal_id = portal_id
         self.moment = moment
         self.rows: dict[str, list[tuple[dict[str, Any], dt.datetime]]] = {}
         # (from type, row index, to type, row index): the HubSpot ids are only known when written.
@@ -146,13 +147,16 @@ class _Import:
                     # Held the company's row index until now, like the links.
                     properties["associatedcompanyid"] = ids["companies"][properties["associatedcompanyid"]]
                 records.append(
-                    new_record(object_type, external_id, properties, created=created, modified=self.moment)
+                    new_record(
+                        self.portal_id, object_type, external_id, properties, created=created, modified=self.moment
+                    )
                 )
         SandboxRecord.objects.bulk_create(records, batch_size=2000)
         associations = []
         for from_type, from_index, to_type, to_index in self.links:
             associations.extend(
                 association_pair(
+                    self.portal_id,
                     from_type,
                     ids[from_type][from_index],
                     ids[to_type][to_index],
@@ -188,19 +192,21 @@ def _domain(website: Any) -> str:
 def seed_migration_portal(
     *, org_id: str = salesforce.DEFAULT_ORG, portal_id: str = MIGRATION_PORTAL
 ) -> MigrationPortal:
-    """Import the org's accounts into the sandbox HubSpot as a migrating company would. Once per store: a
-    second call finds the imported companies and adds nothing."""
+    """Import the org's accounts into the portal as a migrating company would. Once per portal: a second
+    call finds the imported companies and adds nothing."""
     result = MigrationPortal(portal_id=portal_id, org_id=org_id, created=False)
     with transaction.atomic():
         SandboxAccount.objects.get_or_create(
-            crm=hubspot.CRM, account_id=portal_id, defaults={"user_email": MIGRATION_USER}
+            crm=hubspot.CRM,
+            account_id=portal_id,
+            defaults={"user_email": MIGRATION_USER, "name": MIGRATION_PORTAL_NAME},
         )
-        ensure_properties()
-        if migrated_companies().exists():
+        ensure_properties(portal_id)
+        if migrated_companies(portal_id).exists():
             return result
         result.created = True
         imported_at = import_moment()
-        batch = _Import(imported_at)
+        batch = _Import(portal_id, imported_at)
         _import_salesforce(batch, org_id, result)
         _hubspot_only_customers(batch, imported_at, result)
         batch.write()
@@ -547,19 +553,5 @@ def attach_stripe_ids(*, workspace: Workspace) -> int:
 
 
 def import_moment() -> dt.datetime:
-    """When the portal's import happened: a day ago, and before the cursor of every HubSpot connection that
-    already synced, so that their incremental runs do not read the migrated companies (the sandbox has one
-    set of HubSpot records for all portals)."""
-    now = timezone.now()
-    moment = now - dt.timedelta(days=1)
-    for cursor in (
-        SyncState.objects.filter(connection__crm="hubspot", object_type=ObjectType.CUSTOMERS)
-        .exclude(cursor="")
-        .values_list("cursor", flat=True)
-    ):
-        try:
-            synced_up_to = dt.datetime.fromisoformat(cursor.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        moment = min(moment, synced_up_to - dt.timedelta(hours=1))
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    """When the portal's import happened: now, to the millisecond HubSpot keeps."""
+    return now_ms()

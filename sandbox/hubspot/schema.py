@@ -8,6 +8,7 @@ from typing import Any
 
 CRM = "hubspot"
 DEFAULT_ACCOUNT = "12345678"
+DEFAULT_NAME = "Demo SaaS"  # the demo portal's name on the consent page's account chooser
 DEFAULT_USER = "admin@sandbox-hubspot.test"
 ACCESS_TOKEN_SECONDS = 1800  # HubSpot's expires_in (crm-apis.md §1.1)
 GRANTED_SCOPES = [

@@ -6,9 +6,10 @@ without email, some on gmail.com, buying roles); deals in two pipelines, won one
 (some without amount); emails both ways, meetings, calls and notes (one very long). Modification times
 spread over the last year.
 
-The sandbox keeps one HubSpot portal's records (SandboxRecord has no account column): seeding REPLACES all
-HubSpot sandbox records, associations and properties, and (re)creates the account with its demo user.
-Tokens are kept, so a connected Skalin stays connected."""
+Seeding REPLACES one portal's records, associations and custom properties (the demo portal unless told
+otherwise) and (re)creates that account with its demo user; other portals (the migration tour's) are left
+as they are, and the new records take ids none of them uses. Tokens are kept, so a connected Skalin stays
+connected."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from django.db import transaction
 
 from ..models import SandboxAccount, SandboxAssociation, SandboxProperty, SandboxRecord
 from . import schema
-from .store import association_pair, iso, new_record
+from .store import association_pair, iso, new_record, next_ids, records
 
 FLUSH = 5000
 Moment = Callable[[float], dt.datetime]  # days back -> a time with random milliseconds
@@ -100,10 +101,12 @@ def _ascii(text: str) -> str:
 class _Writer:
     """Buffers rows and writes them with bulk_create, a few thousand at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, portal: str) -> None:
+        self.portal = portal
         self.records: list[SandboxRecord] = []
         self.links: list[SandboxAssociation] = []
-        self.ids = {name: schema.ID_BASE[name] for name in schema.OBJECTS}
+        # The portal's old rows are gone; other portals keep theirs, and their ids.
+        self.ids = {name: int(next_ids(name, 1, excluding_portal=portal)[0]) - 1 for name in schema.OBJECTS}
         self.counts = dict.fromkeys(schema.OBJECTS, 0)
         self.names: set[str] = set()
 
@@ -114,14 +117,14 @@ class _Writer:
         self.counts[object_type] += 1
         external_id = str(self.ids[object_type])
         self.records.append(
-            new_record(object_type, external_id, properties, created=created, modified=modified)
+            new_record(self.portal, object_type, external_id, properties, created=created, modified=modified)
         )
         if len(self.records) >= FLUSH:
             self.flush()
         return external_id
 
     def link(self, from_type: str, from_id: str, to_id: str, type_id: int) -> None:
-        self.links.extend(association_pair(from_type, from_id, to_id, type_id))
+        self.links.extend(association_pair(self.portal, from_type, from_id, to_id, type_id))
         if len(self.links) >= FLUSH:
             self.flush()
 
@@ -141,28 +144,33 @@ def seed(companies: int, random_seed: int, account_id: str | None = None) -> str
         return (today - dt.timedelta(days=days_back)).replace(microsecond=rng.randrange(1000) * 1000)
 
     with transaction.atomic():
-        SandboxAccount.objects.update_or_create(
+        account, _ = SandboxAccount.objects.update_or_create(
             crm=schema.CRM, account_id=account_id, defaults={"user_email": schema.DEFAULT_USER}
         )
-        SandboxAssociation.objects.filter(crm=schema.CRM).delete()
-        SandboxRecord.objects.filter(crm=schema.CRM).delete()
-        SandboxProperty.objects.filter(crm=schema.CRM).delete()
+        if not account.name and account_id == schema.DEFAULT_ACCOUNT:
+            account.name = schema.DEFAULT_NAME
+            account.save(update_fields=["name"])
+        mine = {"crm": schema.CRM, "account_id": account_id}
+        SandboxAssociation.objects.filter(**mine).delete()
+        SandboxRecord.objects.filter(**mine).delete()
+        SandboxProperty.objects.filter(**mine).delete()
         SandboxProperty.objects.bulk_create(
-            SandboxProperty(crm=schema.CRM, object_type=obj, name=name, label=label, type=kind, field_type=field,
-                            options=options)
+            SandboxProperty(crm=schema.CRM, account_id=account_id, object_type=obj, name=name, label=label,
+                            type=kind, field_type=field, options=options)
             for obj, name, label, kind, field, options in CUSTOM_PROPERTIES
         )  # fmt: skip
-        writer = _Writer()
+        writer = _Writer(account_id)
         company_ids: list[str] = []
         names: list[str] = []
         for n in range(companies):
             company_ids.append(_company(rng, writer, n, company_ids, names, moment))
         writer.flush()
-        _owners(random.Random(random_seed + 1), moment)
+        _owners(account_id, random.Random(random_seed + 1), moment)
     return (
         f"portal {account_id}: {writer.counts['companies']} companies, {writer.counts['contacts']} contacts, "
         f"{writer.counts['deals']} deals, "
-        f"{sum(writer.counts[k] for k in KINDS)} engagements (replaced the previous HubSpot sandbox data)"
+        f"{sum(writer.counts[k] for k in KINDS)} engagements (replaced this portal's previous data; "
+        "other portals are untouched)"
     )
 
 
@@ -322,20 +330,18 @@ OWNERS = [
 ]
 
 
-def _owners(rng: random.Random, moment: Moment) -> None:
+def _owners(portal: str, rng: random.Random, moment: Moment) -> None:
     """Owners, and a CSM owner on most companies (the demo maps `hubspot_owner_id` to the CSM owner)."""
     created = moment(400)
     SandboxRecord.objects.bulk_create(
         SandboxRecord(
-            crm=schema.CRM, object_type="owners", external_id=owner_id, created_at=created, updated_at=created,
+            crm=schema.CRM, account_id=portal, object_type="owners", external_id=owner_id, created_at=created, updated_at=created,
             properties={"id": owner_id, "email": email, "firstName": first, "lastName": last,
                         "userId": int(owner_id) * 10},
         )
         for owner_id, email, first, last in OWNERS
     )  # fmt: skip
-    companies = list(
-        SandboxRecord.objects.filter(crm=schema.CRM, object_type="companies").only("id", "properties")
-    )
+    companies = list(records(portal, "companies").only("id", "properties"))
     for company in companies:
         pick = rng.random()
         if pick < 0.45:

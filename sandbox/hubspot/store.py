@@ -1,5 +1,9 @@
 """The fake portal's data: records shaped as HubSpot returns them, and search evaluated as HubSpot does.
 
+Each portal is its own data, as in HubSpot: records, associations and custom properties carry the portal id
+(`account_id`), every function here takes it, and the API serves the portal of the access token. Record ids
+are unique across portals, as HubSpot's are, so an id of another portal is simply not found.
+
 Records are SandboxRecord rows (crm="hubspot", object_type = the vendor's object name). The modification
 stamp, creation date and record id live in indexed columns, so the common filters and sorts
 (hs_lastmodifieddate, createdate, hs_object_id, enumeration IN/EQ) run in SQL; other operators are
@@ -85,12 +89,17 @@ def object_name(raw: str) -> str:
     return name
 
 
-def records(object_type: str) -> QuerySet[SandboxRecord]:
-    return SandboxRecord.objects.filter(crm=schema.CRM, object_type=object_type, archived=False)
+def all_records(portal: str, object_type: str) -> QuerySet[SandboxRecord]:
+    """The portal's records of one type, archived ones included."""
+    return SandboxRecord.objects.filter(crm=schema.CRM, account_id=portal, object_type=object_type)
 
 
-def get_record(object_type: str, external_id: str) -> SandboxRecord:
-    record = records(object_type).filter(external_id=external_id).first()
+def records(portal: str, object_type: str) -> QuerySet[SandboxRecord]:
+    return all_records(portal, object_type).filter(archived=False)
+
+
+def get_record(portal: str, object_type: str, external_id: str) -> SandboxRecord:
+    record = records(portal, object_type).filter(external_id=external_id).first()
     if record is None:
         raise ApiError(404, "resource not found", "OBJECT_NOT_FOUND")
     return record
@@ -120,11 +129,14 @@ def wanted_properties(value: Any) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def next_ids(object_type: str, count: int) -> list[str]:
-    """HubSpot ids are numeric strings; ours are all of one length, so the largest sorts last."""
+def next_ids(object_type: str, count: int, *, excluding_portal: str = "") -> list[str]:
+    """HubSpot ids are numeric strings, unique across portals; ours are all of one length, so the largest
+    sorts last. `excluding_portal`: a portal about to be replaced, whose ids are free again."""
+    taken = SandboxRecord.objects.filter(crm=schema.CRM, object_type=object_type)
+    if excluding_portal:
+        taken = taken.exclude(account_id=excluding_portal)
     last = (
-        SandboxRecord.objects.filter(crm=schema.CRM, object_type=object_type)
-        .order_by("-external_id")
+        taken.order_by("-external_id")
         .values_list("external_id", flat=True)
         .first()
     )
@@ -132,15 +144,15 @@ def next_ids(object_type: str, count: int) -> list[str]:
     return [str(start + n) for n in range(count)]
 
 
-def new_record(object_type: str, external_id: str, properties: dict[str, Any], *, created: dt.datetime,
-               modified: dt.datetime) -> SandboxRecord:  # fmt: skip
+def new_record(portal: str, object_type: str, external_id: str, properties: dict[str, Any], *,
+               created: dt.datetime, modified: dt.datetime) -> SandboxRecord:  # fmt: skip
     """An unsaved record whose stamp properties agree with its columns (bulk_create friendly)."""
     props = {key: _stored(value) for key, value in properties.items()}
     props.update(
         {"hs_object_id": external_id, "createdate": iso(created), schema.MODIFIED[object_type]: iso(modified)}
     )
     return SandboxRecord(
-        crm=schema.CRM, object_type=object_type, external_id=external_id, properties=props,
+        crm=schema.CRM, account_id=portal, object_type=object_type, external_id=external_id, properties=props,
         created_at=created, updated_at=modified,
     )  # fmt: skip
 
@@ -156,7 +168,7 @@ def _stored(value: Any) -> Any:
 
 def update_properties(record: SandboxRecord, changes: dict[str, Any]) -> None:
     """PATCH semantics: known, writable properties only; the modification stamp moves."""
-    known = property_definitions(record.object_type)
+    known = property_definitions(record.account_id, record.object_type)
     errors: list[dict[str, Any]] = []
     for name in changes:
         if name not in known:
@@ -193,12 +205,13 @@ def property_json(object_type: str, name: str, label: str, kind: str, field_type
     }  # fmt: skip
 
 
-def property_definitions(object_type: str) -> dict[str, dict[str, Any]]:
+def property_definitions(portal: str, object_type: str) -> dict[str, dict[str, Any]]:
+    """HubSpot's built-in properties, then the portal's own (made by its admins or through the API)."""
     defined = {
         name: property_json(object_type, name, label, kind, field, options=options, read_only=read_only)
         for name, (label, kind, field, read_only, options) in schema.BUILT_IN[object_type].items()
     }
-    for prop in SandboxProperty.objects.filter(crm=schema.CRM, object_type=object_type):
+    for prop in SandboxProperty.objects.filter(crm=schema.CRM, account_id=portal, object_type=object_type):
         defined[prop.name] = property_json(
             object_type, prop.name, prop.label, prop.type, prop.field_type or "text",
             options=prop.options, hubspot_defined=False,
@@ -207,23 +220,25 @@ def property_definitions(object_type: str) -> dict[str, dict[str, Any]]:
 
 
 # -- associations -------------------------------------------------------------------------------------------
-def association_pair(from_type: str, from_id: str, to_id: str, type_id: int) -> list[SandboxAssociation]:
+def association_pair(portal: str, from_type: str, from_id: str, to_id: str, type_id: int
+                     ) -> list[SandboxAssociation]:  # fmt: skip
     """Both directions of one association (HubSpot answers from either side)."""
     to_type = schema.TYPE_ENDS[type_id][1]
     return [
-        SandboxAssociation(crm=schema.CRM, from_type=from_type, from_id=from_id, to_type=to_type, to_id=to_id,
-                           type_id=type_id),
-        SandboxAssociation(crm=schema.CRM, from_type=to_type, from_id=to_id, to_type=from_type, to_id=from_id,
-                           type_id=schema.INVERSE[type_id]),
+        SandboxAssociation(crm=schema.CRM, account_id=portal, from_type=from_type, from_id=from_id,
+                           to_type=to_type, to_id=to_id, type_id=type_id),
+        SandboxAssociation(crm=schema.CRM, account_id=portal, from_type=to_type, from_id=to_id,
+                           to_type=from_type, to_id=from_id, type_id=schema.INVERSE[type_id]),
     ]  # fmt: skip
 
 
-def associations_of(from_type: str, from_ids: list[str], to_type: str) -> dict[str, dict[str, list[int]]]:
+def associations_of(portal: str, from_type: str, from_ids: list[str], to_type: str
+                    ) -> dict[str, dict[str, list[int]]]:  # fmt: skip
     """{from id: {to id: [type ids]}}, to ids in HubSpot's order."""
     found: dict[str, dict[str, list[int]]] = {}
     rows = (
         SandboxAssociation.objects.filter(
-            crm=schema.CRM, from_type=from_type, from_id__in=from_ids, to_type=to_type
+            crm=schema.CRM, account_id=portal, from_type=from_type, from_id__in=from_ids, to_type=to_type
         )
         .order_by("from_id", "to_id", "type_id")
         .values_list("from_id", "to_id", "type_id")
@@ -244,7 +259,7 @@ def association_json(to_id: str, type_ids: list[int]) -> dict[str, Any]:
 Predicate = Callable[[dict[str, Any]], bool]
 
 
-def search(object_type: str, body: dict[str, Any]) -> tuple[list[SandboxRecord], int, int]:
+def search(portal: str, object_type: str, body: dict[str, Any]) -> tuple[list[SandboxRecord], int, int]:
     """POST /crm/v3/objects/{type}/search -> (page rows, total, after)."""
     limit, after = as_int(body.get("limit", 10), "limit"), as_int(body.get("after") or 0, "after")
     if not 0 < limit <= SEARCH_MAX_LIMIT:
@@ -253,9 +268,9 @@ def search(object_type: str, body: dict[str, Any]) -> tuple[list[SandboxRecord],
         # The 10,000-result cap: paging past it is refused (crm-apis.md §7).
         raise ApiError(400, f"Search results are limited to {SEARCH_CAP:,}; after + limit may not exceed it.",
                        context={"after": [str(after)]})  # fmt: skip
-    kinds = {name: d["type"] for name, d in property_definitions(object_type).items()}
+    kinds = {name: d["type"] for name, d in property_definitions(portal, object_type).items()}
     groups = [_compile_group(group, kinds) for group in _groups(body)]
-    queryset = records(object_type)
+    queryset = records(portal, object_type)
     checks: list[list[Predicate]] = [preds for _, preds in groups]
     query = str(body.get("query") or "").strip().casefold()
     sort_column, sort_property, descending = _sort(body)

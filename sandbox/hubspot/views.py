@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from ..common import (
     acceptable_redirect,
@@ -43,6 +43,7 @@ from ..models import (
 from . import schema
 from .store import (
     ApiError,
+    all_records,
     as_int,
     association_json,
     association_pair,
@@ -70,8 +71,9 @@ View = Callable[..., HttpResponse]
 
 
 def portal(account_id: str) -> SandboxAccount:
+    name = schema.DEFAULT_NAME if account_id == schema.DEFAULT_ACCOUNT else ""
     account, _ = SandboxAccount.objects.get_or_create(
-        crm=schema.CRM, account_id=account_id, defaults={"user_email": schema.DEFAULT_USER}
+        crm=schema.CRM, account_id=account_id, defaults={"user_email": schema.DEFAULT_USER, "name": name}
     )
     return account
 
@@ -94,7 +96,8 @@ def _methods(request: HttpRequest, *allowed: str) -> None:
 
 # -- the gate every API call passes ---------------------------------------------------------------------------
 def api(view: View) -> View:
-    """Bearer token, the account's limits, HubSpot's error body and its rate-limit headers."""
+    """Bearer token, the account's limits, HubSpot's error body and its rate-limit headers. The view is
+    given the token's portal id after the request: it serves that portal's data only."""
 
     @sandbox_only
     @wraps(view)
@@ -109,7 +112,7 @@ def api(view: View) -> View:
             return _rate_limited("TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.",
                                  retry_after=_seconds_until_a_slot(account))  # fmt: skip
         try:
-            response = view(request, *args, **kwargs)
+            response = view(request, account.account_id, *args, **kwargs)
         except ApiError as error:
             response = json_response(error.body, error.status)
         if not request.path.endswith("/search"):  # search answers carry no rate-limit headers
@@ -190,24 +193,52 @@ def authorize(request: HttpRequest, account_id: str = "") -> HttpResponse:
         return HttpResponseBadRequest(
             "Authorization failed: redirect_uri does not match the app's redirect URL."
         )
-    account = portal(account_id or request.GET.get("account") or schema.DEFAULT_ACCOUNT)
+    asked = account_id or request.GET.get("account") or schema.DEFAULT_ACCOUNT
+    portals = portals_to_choose(asked)
     if request.method == "POST":
         if request.POST.get("decision") != "allow":
             return HttpResponseRedirect(_with_query(redirect_uri, error="access_denied", state=state))
+        chosen = request.POST.get("account") or asked
+        account = next((p for p in portals if p.account_id == chosen), None)
+        if account is None:
+            return HttpResponseBadRequest(f"Authorization failed: no sandbox HubSpot portal {chosen!r}.")
         code = issue_code(crm=schema.CRM, account=account, redirect_uri=redirect_uri)
         return HttpResponseRedirect(_with_query(redirect_uri, code=code.value, state=state))
+    choices = format_html_join(
+        "",
+        "<li><label><input type='radio' name='account' value='{}'{}> {}</label> <small>{}, signed in as {}</small>"
+        "</li>",
+        (
+            (p.account_id, " checked" if p.account_id == asked else "", portal_label(p),
+             f"Hub ID {p.account_id}", p.user_email)
+            for p in portals
+        ),
+    )  # fmt: skip
     return HttpResponse(
         format_html(
             "<!doctype html><html><head><meta charset='utf-8'><title>Connect an app | HubSpot sandbox</title>"
-            "</head><body><main><h1>Allow Skalin to access Sandbox portal {}?</h1>"
-            "<p>Signed in as {}. Skalin asks for: {}.</p>"
-            "<form method='post'><button name='decision' value='allow' type='submit'>Allow</button> "
+            "</head><body><main><h1>Allow Skalin to access a Sandbox portal?</h1>"
+            "<p>Skalin asks for: {}.</p>"
+            "<form method='post'><fieldset><legend>Choose an account</legend><ul>{}</ul></fieldset>"
+            "<button name='decision' value='allow' type='submit'>Allow</button> "
             "<button name='decision' value='deny' type='submit'>Cancel</button></form></main></body></html>",
-            account.account_id,
-            account.user_email,
             request.GET.get("scope", "").replace(" ", ", ") or "no scopes",
+            choices,
         )
     )
+
+
+def portals_to_choose(asked: str) -> list[SandboxAccount]:
+    """HubSpot's account chooser: every sandbox portal, the demo one first. The demo portal and one named in
+    the address (`?account=` or `/oauth/<portal>/authorize`) are created when missing, as a sign-up would."""
+    portal(schema.DEFAULT_ACCOUNT)
+    portal(asked)
+    found = SandboxAccount.objects.filter(crm=schema.CRM)
+    return sorted(found, key=lambda p: (p.account_id != schema.DEFAULT_ACCOUNT, p.account_id))
+
+
+def portal_label(account: SandboxAccount) -> str:
+    return account.name or f"Sandbox portal {account.account_id}"
 
 
 def _oauth_error(status: str, message: str, error: str) -> HttpResponse:
@@ -292,15 +323,15 @@ def token_info(request: HttpRequest, value: str) -> HttpResponse:
 
 # -- CRM objects ----------------------------------------------------------------------------------------------
 @api
-def objects(request: HttpRequest, object_type: str) -> HttpResponse:
+def objects(request: HttpRequest, portal_id: str, object_type: str) -> HttpResponse:
     """GET: list with limit/after/properties/archived. POST: create, with associations."""
     _methods(request, "GET", "POST")
     name = object_name(object_type)
     if request.method == "POST":
-        return _create(name, _body(request))
+        return _create(portal_id, name, _body(request))
     limit = min(as_int(request.GET.get("limit") or 10, "limit"), LIST_LIMIT)
     archived = request.GET.get("archived") == "true"
-    rows = SandboxRecord.objects.filter(crm=schema.CRM, object_type=name, archived=archived).order_by("id")
+    rows = all_records(portal_id, name).filter(archived=archived).order_by("id")
     if after := request.GET.get("after"):
         rows = rows.filter(id__gt=int(after) if after.isdigit() else 0)
     page = list(rows[: limit + 1])
@@ -313,9 +344,9 @@ def objects(request: HttpRequest, object_type: str) -> HttpResponse:
     return json_response(body)
 
 
-def _create(name: str, body: dict[str, Any]) -> HttpResponse:
+def _create(portal_id: str, name: str, body: dict[str, Any]) -> HttpResponse:
     properties = body.get("properties") or {}
-    known = property_definitions(name)
+    known = property_definitions(portal_id, name)
     unknown = [p for p in properties if p not in known]
     if unknown:
         raise ApiError(400, f"Property values were not valid: {', '.join(unknown)} do(es) not exist.",
@@ -332,19 +363,21 @@ def _create(name: str, body: dict[str, Any]) -> HttpResponse:
             if ends is None or ends[0] != name:
                 raise ApiError(400, f"association type {kind.get('associationTypeId')} is not valid from {name}.",
                                subCategory="crm.associations.INVALID_ASSOCIATION_TYPE")  # fmt: skip
-            if not records(ends[1]).filter(external_id=target).exists():
+            if not records(portal_id, ends[1]).filter(external_id=target).exists():
                 raise ApiError(400, f"No {ends[1][:-1]} with id {target} exists.", "OBJECT_NOT_FOUND")
             links.append((target, type_id))
     for _attempt in range(3):  # two creations may race for the next id
         try:
             with transaction.atomic():
                 moment = now_ms()
-                record = new_record(name, next_ids(name, 1)[0], properties, created=moment, modified=moment)
+                record = new_record(
+                    portal_id, name, next_ids(name, 1)[0], properties, created=moment, modified=moment
+                )
                 record.save()
                 rows = [
                     row
                     for target, type_id in links
-                    for row in association_pair(name, record.external_id, target, type_id)
+                    for row in association_pair(portal_id, name, record.external_id, target, type_id)
                 ]
                 SandboxAssociation.objects.bulk_create(rows, ignore_conflicts=True)
             return json_response(record_json(record, list(properties)), 201)
@@ -354,10 +387,11 @@ def _create(name: str, body: dict[str, Any]) -> HttpResponse:
 
 
 @api
-def object_detail(request: HttpRequest, object_type: str, object_id: str) -> HttpResponse:
-    """GET one record, PATCH its properties (the modification stamp moves), DELETE archives it."""
+def object_detail(request: HttpRequest, portal_id: str, object_type: str, object_id: str) -> HttpResponse:
+    """GET one record, PATCH its properties (the modification stamp moves), DELETE archives it. Another
+    portal's record is not found (404), as in HubSpot."""
     _methods(request, "GET", "PATCH", "DELETE")
-    record = get_record(object_name(object_type), object_id)
+    record = get_record(portal_id, object_name(object_type), object_id)
     if request.method == "GET":
         return json_response(record_json(record, wanted_properties(request.GET.get("properties"))))
     if request.method == "DELETE":
@@ -372,11 +406,11 @@ def object_detail(request: HttpRequest, object_type: str, object_id: str) -> Htt
 
 
 @api
-def object_search(request: HttpRequest, object_type: str) -> HttpResponse:
+def object_search(request: HttpRequest, portal_id: str, object_type: str) -> HttpResponse:
     _methods(request, "POST")
     name = object_name(object_type)
     body = _body(request)
-    rows, total, after = search(name, body)
+    rows, total, after = search(portal_id, name, body)
     wanted = wanted_properties(body.get("properties"))
     answer: dict[str, Any] = {"total": total, "results": [record_json(r, wanted) for r in rows]}
     if after + len(rows) < total:
@@ -386,14 +420,14 @@ def object_search(request: HttpRequest, object_type: str) -> HttpResponse:
 
 
 @api
-def batch_read(request: HttpRequest, object_type: str) -> HttpResponse:
+def batch_read(request: HttpRequest, portal_id: str, object_type: str) -> HttpResponse:
     _methods(request, "POST")
     name = object_name(object_type)
     body = _body(request)
     ids = [str(item.get("id")) for item in body.get("inputs") or []]
     if len(ids) > BATCH_LIMIT:
         raise ApiError(400, f"Batch input limit exceeded: at most {BATCH_LIMIT} inputs, got {len(ids)}.")
-    found = {r.external_id: r for r in records(name).filter(external_id__in=ids)}
+    found = {r.external_id: r for r in records(portal_id, name).filter(external_id__in=ids)}
     wanted = wanted_properties(body.get("properties"))
     started = iso(now_ms())
     answer: dict[str, Any] = {"status": "COMPLETE", "results": [record_json(found[i], wanted) for i in dict.fromkeys(ids) if i in found],
@@ -418,14 +452,14 @@ def _association_page(targets: dict[str, list[int]], after: str) -> tuple[list[d
 
 
 @api
-def associations_batch_read(request: HttpRequest, from_type: str, to_type: str) -> HttpResponse:
+def associations_batch_read(request: HttpRequest, portal_id: str, from_type: str, to_type: str) -> HttpResponse:
     """POST /crm/v4/associations/{from}/{to}/batch/read: 207 with NO_ASSOCIATIONS_FOUND errors for lone ids."""
     _methods(request, "POST")
     source, target = object_name(from_type), object_name(to_type)
     inputs = _body(request).get("inputs") or []
     if len(inputs) > BATCH_LIMIT:
         raise ApiError(400, f"Batch input limit exceeded: at most {BATCH_LIMIT} inputs, got {len(inputs)}.")
-    found = associations_of(source, [str(i.get("id")) for i in inputs], target)
+    found = associations_of(portal_id, source, [str(i.get("id")) for i in inputs], target)
     results, errors = [], []
     for item in inputs:
         from_id = str(item.get("id"))
@@ -449,12 +483,14 @@ def associations_batch_read(request: HttpRequest, from_type: str, to_type: str) 
 
 
 @api
-def associations_list(request: HttpRequest, from_type: str, object_id: str, to_type: str) -> HttpResponse:
+def associations_list(
+    request: HttpRequest, portal_id: str, from_type: str, object_id: str, to_type: str
+) -> HttpResponse:
     """GET /crm/v4/objects/{from}/{id}/associations/{to}?limit=&after= (500 a page)."""
     _methods(request, "GET")
     source, target = object_name(from_type), object_name(to_type)
-    get_record(source, object_id)
-    page, following = _association_page(associations_of(source, [object_id], target).get(object_id, {}),
+    get_record(portal_id, source, object_id)
+    page, following = _association_page(associations_of(portal_id, source, [object_id], target).get(object_id, {}),
                                         request.GET.get("after", ""))  # fmt: skip
     body: dict[str, Any] = {"results": page}
     if following:
@@ -464,23 +500,23 @@ def associations_list(request: HttpRequest, from_type: str, object_id: str, to_t
 
 # -- properties and pipelines ---------------------------------------------------------------------------------
 @api
-def properties(request: HttpRequest, object_type: str) -> HttpResponse:
+def properties(request: HttpRequest, portal_id: str, object_type: str) -> HttpResponse:
     """GET all properties of an object; POST creates one (409 when the name is taken)."""
     _methods(request, "GET", "POST")
     name = object_name(object_type)
     if request.method == "GET":
-        return json_response({"results": list(property_definitions(name).values())})
+        return json_response({"results": list(property_definitions(portal_id, name).values())})
     body = _body(request)
     prop, kind = str(body.get("name") or ""), str(body.get("type") or "")
     if not prop or not body.get("label") or not body.get("groupName") or not body.get("fieldType"):
         raise ApiError(400, "name, label, type, fieldType and groupName are required.")
     if kind not in ("string", "number", "date", "datetime", "enumeration", "bool"):
         raise ApiError(400, f"Invalid property type {kind!r}.")
-    if prop in property_definitions(name):
+    if prop in property_definitions(portal_id, name):
         raise ApiError(409, f"Property named '{prop}' already exists.", "OBJECT_ALREADY_EXISTS",
                        context={"name": [prop]})  # fmt: skip
     SandboxProperty.objects.create(
-        crm=schema.CRM, object_type=name, name=prop, label=str(body["label"]), type=kind,
+        crm=schema.CRM, account_id=portal_id, object_type=name, name=prop, label=str(body["label"]), type=kind,
         field_type=str(body["fieldType"]), options=body.get("options") or [], created_by_api=True,
     )  # fmt: skip
     created = property_json(name, prop, str(body["label"]), kind, str(body["fieldType"]),
@@ -489,16 +525,16 @@ def properties(request: HttpRequest, object_type: str) -> HttpResponse:
 
 
 @api
-def property_detail(request: HttpRequest, object_type: str, property_name: str) -> HttpResponse:
+def property_detail(request: HttpRequest, portal_id: str, object_type: str, property_name: str) -> HttpResponse:
     _methods(request, "GET")
-    found = property_definitions(object_name(object_type)).get(property_name)
+    found = property_definitions(portal_id, object_name(object_type)).get(property_name)
     if found is None:
         raise ApiError(404, f"Unable to find property {property_name}", "OBJECT_NOT_FOUND")
     return json_response(found)
 
 
 @api
-def deal_pipelines(request: HttpRequest) -> HttpResponse:
+def deal_pipelines(request: HttpRequest, portal_id: str) -> HttpResponse:
     _methods(request, "GET")
     return json_response({"results": schema.PIPELINES})
 
@@ -513,12 +549,10 @@ def _owner_json(record: SandboxRecord) -> dict[str, Any]:
 
 
 @api
-def owners(request: HttpRequest) -> HttpResponse:
+def owners(request: HttpRequest, portal_id: str) -> HttpResponse:
     """GET /crm/v3/owners/?email=&limit=&after= (https://developers.hubspot.com/docs/api/crm/owners)."""
     _methods(request, "GET")
-    rows = SandboxRecord.objects.filter(crm=schema.CRM, object_type="owners", archived=False).order_by(
-        "external_id"
-    )
+    rows = records(portal_id, "owners").order_by("external_id")
     email = request.GET.get("email")
     found = [r for r in rows if not email or r.properties.get("email", "").lower() == email.lower()]
     try:
@@ -534,9 +568,9 @@ def owners(request: HttpRequest) -> HttpResponse:
 
 
 @api
-def owner_detail(request: HttpRequest, owner_id: str) -> HttpResponse:
+def owner_detail(request: HttpRequest, portal_id: str, owner_id: str) -> HttpResponse:
     _methods(request, "GET")
-    record = SandboxRecord.objects.filter(crm=schema.CRM, object_type="owners", external_id=owner_id).first()
+    record = all_records(portal_id, "owners").filter(external_id=owner_id).first()
     if record is None:
         raise ApiError(404, f"Owner {owner_id} not found.", "OBJECT_NOT_FOUND")
     return json_response(_owner_json(record))

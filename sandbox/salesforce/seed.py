@@ -136,6 +136,7 @@ class Seeder:
         self.pending.append(
             SandboxRecord(
                 crm=CRM,
+                account_id=self.org,
                 object_type=sobject,
                 external_id=record_id,
                 properties={

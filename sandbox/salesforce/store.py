@@ -132,6 +132,7 @@ def run_query(org: Org, text: str, *, batch: int = DEFAULT_BATCH, include_delete
         locator = make_id("QueryLocator", org.org_id, secrets.randbelow(62**9))[:15]
         SandboxRecord.objects.create(
             crm=CRM,
+            account_id=org.org_id,
             object_type="QueryLocator",
             external_id=locator,
             properties={
@@ -322,7 +323,13 @@ def create(org: Org, sobject: str, body: Any) -> str:
     _derive(org, sobject, props)
     touch(props, now)
     SandboxRecord.objects.create(
-        crm=CRM, object_type=sobject, external_id=new_id, properties=props, created_at=now, updated_at=now
+        crm=CRM,
+        account_id=org.org_id,
+        object_type=sobject,
+        external_id=new_id,
+        properties=props,
+        created_at=now,
+        updated_at=now,
     )
     return new_id
 

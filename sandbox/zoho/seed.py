@@ -245,8 +245,8 @@ def seed(companies: int = 200, random_seed: int = 7, account_id: str | None = No
 
     SandboxRecord.objects.bulk_create(
         (
-            SandboxRecord(crm=CRM, object_type=module, external_id=props["id"], properties=props,
-                          created_at=when, updated_at=modified)
+            SandboxRecord(crm=CRM, account_id=org, object_type=module, external_id=props["id"],
+                          properties=props, created_at=when, updated_at=modified)
             for module, props, when, modified in rows
         ),
         batch_size=2000,

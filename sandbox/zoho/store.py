@@ -139,7 +139,13 @@ def create(org: str, module: str, properties: dict[str, Any], *, when: dt.dateti
     if owner and module != "users":
         props.setdefault("Owner", owner)
     return SandboxRecord.objects.create(
-        crm=CRM, object_type=module, external_id=record_id, properties=props, created_at=when, updated_at=when
+        crm=CRM,
+        account_id=org,
+        object_type=module,
+        external_id=record_id,
+        properties=props,
+        created_at=when,
+        updated_at=when,
     )
 
 

@@ -31,6 +31,7 @@ API = "/sandbox/hubspot"
 APP = "/sandbox/hubspot-app"
 REDIRECT = "http://testserver/integrations/hubspot/callback"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+PORTAL = schema.DEFAULT_ACCOUNT
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def company(external_id: str, minutes: int, **properties: Any) -> SandboxRecord:
         "domain": f"c{external_id}.test",
         "lifecyclestage": "customer",
     }
-    return store.new_record("companies", external_id, values | properties, created=T0, modified=modified)
+    return store.new_record(PORTAL, "companies", external_id, values | properties, created=T0, modified=modified)
 
 
 @pytest.fixture
@@ -119,8 +120,9 @@ def authorize_url(**params: str) -> str:
 def test_the_consent_page_names_the_portal_and_refuses_strangers(client, sandbox) -> None:
     page = client.get(authorize_url(state="s1"))
     assert page.status_code == 200
-    assert b"Allow Skalin to access Sandbox portal 12345678?" in page.content
+    assert b"Allow Skalin to access a Sandbox portal?" in page.content
     assert b"<form method='post'>" in page.content
+    assert b"value='12345678' checked> Demo SaaS" in page.content
     assert client.get(authorize_url(client_id="someone-else")).status_code == 400
     assert client.get(authorize_url(redirect_uri="https://evil.example/cb")).status_code == 400
 
@@ -354,12 +356,12 @@ def test_a_batch_read_reports_missing_ids_with_207(client, token, companies) -> 
 
 def test_v4_associations_read_in_batch_and_one_by_one(client, token, companies, monkeypatch) -> None:
     SandboxRecord.objects.bulk_create(
-        store.new_record("contacts", str(2000000001 + n), {"email": f"p{n}@c.test"}, created=T0, modified=T0) for n in range(3)
+        store.new_record(PORTAL, "contacts", str(2000000001 + n), {"email": f"p{n}@c.test"}, created=T0, modified=T0) for n in range(3)
     )  # fmt: skip
     SandboxAssociation.objects.bulk_create(
         row
         for n in range(3)
-        for row in store.association_pair("contacts", str(2000000001 + n), "1000000001", 279)
+        for row in store.association_pair(PORTAL, "contacts", str(2000000001 + n), "1000000001", 279)
     )
     answer = call(client, "POST", "/crm/v4/associations/companies/contacts/batch/read", token,
                   {"inputs": [{"id": "1000000001"}, {"id": "1000000002"}]})  # fmt: skip
@@ -390,14 +392,14 @@ def test_changed_contacts_and_engagements_are_searched_and_lead_to_their_compani
     lastmodifieddate), a crowded millisecond walked by id, then the associations from the record's side."""
     crowded, later = T0 + dt.timedelta(minutes=1), T0 + dt.timedelta(minutes=5)
     SandboxRecord.objects.bulk_create(
-        [*(store.new_record("contacts", str(2000000001 + n), {"email": f"p{n}@c.test"}, created=T0,
+        [*(store.new_record(PORTAL, "contacts", str(2000000001 + n), {"email": f"p{n}@c.test"}, created=T0,
                             modified=crowded) for n in range(3)),
-         store.new_record("contacts", "2000000009", {"email": "late@c.test"}, created=T0, modified=later),
-         store.new_record("emails", "5000000001", {"hs_email_subject": "Hi"}, created=T0, modified=later)]
+         store.new_record(PORTAL, "contacts", "2000000009", {"email": "late@c.test"}, created=T0, modified=later),
+         store.new_record(PORTAL, "emails", "5000000001", {"hs_email_subject": "Hi"}, created=T0, modified=later)]
     )  # fmt: skip
     SandboxAssociation.objects.bulk_create(
-        [*store.association_pair("contacts", "2000000002", "1000000001", 279),
-         *store.association_pair("emails", "5000000001", "1000000002", 186)]
+        [*store.association_pair(PORTAL, "contacts", "2000000002", "1000000001", 279),
+         *store.association_pair(PORTAL, "emails", "5000000001", "1000000002", 186)]
     )  # fmt: skip
     stamp = {"propertyName": "lastmodifieddate", "operator": "GTE", "value": ms(crowded)}
     sort = [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
@@ -580,7 +582,7 @@ def check_the_connector(hubspot: HubSpot) -> None:
     selection = {"lifecycle_stages": ["customer", "evangelist"], "filter_property": "", "filter_values": []}
     request = ReadRequest(ObjectType.CUSTOMERS, since=None, cursor=None, options={"selection": selection})
     read, _ = read_all(hubspot, request)
-    expected = store.records("companies").filter(properties__lifecyclestage__in=["customer", "evangelist"])
+    expected = store.records(PORTAL, "companies").filter(properties__lifecyclestage__in=["customer", "evangelist"])
     assert sorted(read) == sorted(expected.values_list("external_id", flat=True)) and read
 
     names = hubspot.ensure_output_fields()
@@ -641,8 +643,8 @@ def test_an_incremental_sync_brings_the_changed_contacts_of_synced_customers_onl
         companies_of.setdefault(contact, set()).add(company)
     inside = next(c for c, linked in sorted(companies_of.items()) if linked & synced)
     outside = next(c for c, linked in sorted(companies_of.items()) if not linked & synced)
-    store.update_properties(store.get_record("contacts", inside), {"jobtitle": "Chief Happiness Officer"})
-    store.update_properties(store.get_record("contacts", outside), {"jobtitle": "Not one of ours"})
+    store.update_properties(store.get_record(PORTAL, "contacts", inside), {"jobtitle": "Chief Happiness Officer"})
+    store.update_properties(store.get_record(PORTAL, "contacts", outside), {"jobtitle": "Not one of ours"})
 
     settings.SANDBOX_RECORD_CALLS = True
     second = sync_connection(connection_id=connection.pk)

@@ -1,6 +1,6 @@
 """The HubSpot portal of a company migrating from Salesforce: every account imported with its Salesforce id in
 a real custom property, some names changed, HubSpot-only customers, lifecycle stages and associations; the
-demo portal's records stay; the consent page connects the migration portal."""
+migration portal is its own data, apart from the demo portal's; the consent page's account chooser connects it."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def portal():
 def companies():
     return {
         row.external_id: row.properties
-        for row in SandboxRecord.objects.filter(crm="hubspot", object_type="companies", archived=False)
+        for row in store.records(MIGRATION_PORTAL, "companies")
     }
 
 
@@ -90,29 +90,29 @@ def test_hubspot_only_customers_and_a_partner_left_out_by_the_checkbox(portal):
 
 
 def test_contacts_deals_and_engagements_are_associated_with_their_company(portal):
-    contacts = SandboxRecord.objects.filter(crm="hubspot", object_type="contacts")
+    contacts = store.records(MIGRATION_PORTAL, "contacts")
     assert contacts.count() == portal.contacts > 0
-    links = store.associations_of("contacts", [c.external_id for c in contacts], "companies")
+    links = store.associations_of(MIGRATION_PORTAL, "contacts", [c.external_id for c in contacts], "companies")
     for contact in contacts:
         assert list(links[contact.external_id]) == [contact.properties["associatedcompanyid"]]
         assert contact.properties["email"]
     sf_contacts = salesforce_records(DEFAULT_ORG, "Contact")
     assert portal.contacts_left_out == sum(1 for c in sf_contacts if not c.properties.get("Email"))
 
-    deals = SandboxRecord.objects.filter(crm="hubspot", object_type="deals")
+    deals = store.records(MIGRATION_PORTAL, "deals")
     assert deals.count() == portal.deals > 0
     assert {d.properties["dealstage"] for d in deals} == {"closedwon"}
-    assert set(store.associations_of("deals", [d.external_id for d in deals], "companies")) == {
+    assert set(store.associations_of(MIGRATION_PORTAL, "deals", [d.external_id for d in deals], "companies")) == {
         d.external_id for d in deals
     }
     engagements = SandboxRecord.objects.filter(
-        crm="hubspot", object_type__in=["emails", "calls", "notes", "meetings"]
+        crm="hubspot", account_id=MIGRATION_PORTAL, object_type__in=["emails", "calls", "notes", "meetings"]
     )
     assert engagements.count() == portal.engagements > 0
 
 
 def test_the_old_id_property_is_a_real_property_and_seeding_again_adds_nothing(portal):
-    definition = store.property_definitions("companies")[OLD_ID_PROPERTY]
+    definition = store.property_definitions(MIGRATION_PORTAL, "companies")[OLD_ID_PROPERTY]
     assert definition["label"] == "Salesforce Account ID" and definition["hubspotDefined"] is False
     count = SandboxRecord.objects.filter(crm="hubspot").count()
 
@@ -122,24 +122,48 @@ def test_the_old_id_property_is_a_real_property_and_seeding_again_adds_nothing(p
     assert SandboxRecord.objects.filter(crm="hubspot").count() == count
 
 
-def test_the_demo_portal_records_stay_and_the_import_gets_the_next_ids():
+def company_ids(portal_id: str) -> set[str]:
+    return set(store.all_records(portal_id, "companies").values_list("external_id", flat=True))
+
+
+def test_the_two_portals_hold_their_own_companies_with_ids_unique_across_them():
     seed_hubspot(companies=5, random_seed=1)
-    before = set(
-        SandboxRecord.objects.filter(crm="hubspot", object_type="companies").values_list(
-            "external_id", flat=True
-        )
-    )
+    demo = company_ids(schema.DEFAULT_ACCOUNT)
     seed_salesforce(companies=8, random_seed=2)
 
     seed_migration_portal()
 
-    after = set(
-        SandboxRecord.objects.filter(crm="hubspot", object_type="companies").values_list(
-            "external_id", flat=True
-        )
+    assert company_ids(schema.DEFAULT_ACCOUNT) == demo
+    migration = company_ids(MIGRATION_PORTAL)
+    assert migration == set(migrated_companies().values_list("external_id", flat=True)) | {
+        row.external_id for row in store.records(MIGRATION_PORTAL, "companies") if OLD_ID_PROPERTY not in row.properties
+    }
+    assert len(migration) == 8 + len(HUBSPOT_ONLY) + 1  # the partner
+    assert min(migration) > max(demo)
+    assert not any(OLD_ID_PROPERTY in props for props in (
+        r.properties for r in store.records(schema.DEFAULT_ACCOUNT, "companies")
+    ))  # fmt: skip
+    # The import is dated when it happened: nothing needs back-dating to stay out of the demo portal.
+    assert max(r.updated_at for r in store.records(MIGRATION_PORTAL, "companies")) > max(
+        r.updated_at for r in store.records(schema.DEFAULT_ACCOUNT, "companies")
     )
-    assert before < after
-    assert min(migrated_companies().values_list("external_id", flat=True)) > max(before)
+
+
+def test_reseeding_the_demo_portal_keeps_the_migration_portal():
+    seed_salesforce(companies=8, random_seed=2)
+    seed_migration_portal()
+    migration = company_ids(MIGRATION_PORTAL)
+    properties = set(store.property_definitions(MIGRATION_PORTAL, "companies"))
+
+    summary = seed_hubspot(companies=4, random_seed=9)
+    demo = company_ids(schema.DEFAULT_ACCOUNT)
+
+    assert "other portals are untouched" in summary
+    assert company_ids(MIGRATION_PORTAL) == migration
+    assert set(store.property_definitions(MIGRATION_PORTAL, "companies")) == properties
+    assert OLD_ID_PROPERTY not in store.property_definitions(schema.DEFAULT_ACCOUNT, "companies")
+    assert len(demo) == 4 and not demo & migration
+    assert SandboxRecord.objects.filter(crm="hubspot", account_id=schema.DEFAULT_ACCOUNT, object_type="owners").count() == 3
 
 
 def test_the_consent_page_connects_the_migration_portal(client, settings, portal):
@@ -156,7 +180,9 @@ def test_the_consent_page_connects_the_migration_portal(client, settings, portal
         "/sandbox/hubspot-app/oauth/authorize?client_id=hs-client&state=s"
         f"&redirect_uri=http://testserver/cb&account={MIGRATION_PORTAL}"
     )
-    assert f"Sandbox portal {MIGRATION_PORTAL}?".encode() in client.get(url).content
+    page = client.get(url).content.decode()
+    assert f"value='{MIGRATION_PORTAL}' checked> Northwind" in page
+    assert f"value='{schema.DEFAULT_ACCOUNT}'> Demo SaaS" in page
     allowed = client.post(url, {"decision": "allow"})
     code = allowed["Location"].split("code=")[1].split("&")[0]
     answer = client.post(
@@ -222,7 +248,7 @@ def test_the_demo_wiring_syncs_both_workspaces_and_keeps_the_demo_portal_to_itse
     from django.core.management import call_command
 
     from customers.models import Customer, CustomerSource
-    from integrations.models import Connection, SyncRun
+    from integrations.models import Connection, SyncRun, SyncState
     from integrations.sync import sync_connection
     from sandbox.migration import MIGRATING_SLUG
     from tests.factories import WorkspaceFactory
@@ -241,6 +267,8 @@ def test_the_demo_wiring_syncs_both_workspaces_and_keeps_the_demo_portal_to_itse
     assert migrated_companies().count() > 0
     demo = Connection.objects.get(workspace__slug="demo-saas", crm="hubspot")
     demo_customers = Customer.objects.filter(workspace__slug="demo-saas").count()
+    # Even a full read (the cursors reset) sees the demo portal only.
+    SyncState.objects.filter(connection=demo).update(cursor="", page_cursor="", listing_since="", high_water="")
     again = sync_connection(connection_id=demo.pk)
     assert again.status == SyncRun.Status.SUCCEEDED, again.errors
     assert again.by_object.get("customers", {}).get("created", 0) == 0

@@ -64,8 +64,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {email:<22}  password: {password}   {role} of {MIGRATING_NAME}")
 
     def _migration_demo_first_sync(self, connection: Any) -> None:
-        """The migrating workspace's life on Salesforce, then the HubSpot portal its company prepared,
-        imported after the demo portal's first sync (the sandbox holds one set of HubSpot records)."""
+        """The migrating workspace's life on Salesforce, then the HubSpot portal its company prepared (its
+        own portal: the demo workspace's HubSpot never sees these companies)."""
         done = [SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL]
         if connection is not None and not connection.runs.filter(status__in=done).exists():
             run = sync_connection(connection_id=connection.pk, trigger=SyncRun.Trigger.COMMAND)

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...migration import MIGRATION_PORTAL, seed_migration_portal
+from ...migration import MIGRATION_PORTAL, MIGRATION_PORTAL_NAME, seed_migration_portal
 from ...salesforce.schema import DEFAULT_ORG
 from ...salesforce.seed import seed as seed_salesforce
 from ...salesforce.store import records
@@ -10,8 +10,9 @@ from ...salesforce.store import records
 
 class Command(BaseCommand):
     help = (
-        "Prepare the sandbox HubSpot portal of a company migrating from Salesforce: the org's accounts as "
-        "companies carrying their Salesforce Account ID, with contacts, won deals and activities."
+        "Prepare the sandbox HubSpot portal of a company migrating from Salesforce (its own portal, apart from "
+        "the demo one): the org's accounts as companies carrying their Salesforce Account ID, with contacts, "
+        "won deals and activities."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,7 +33,6 @@ class Command(BaseCommand):
         portal = seed_migration_portal(org_id=options["org"])
         self.stdout.write(self.style.SUCCESS(f"Sandbox HubSpot: {portal.summary()}."))
         self.stdout.write(
-            f"In Skalin, Connect HubSpot and add &account={MIGRATION_PORTAL} to the consent page's address to "
-            "connect this portal (the sandbox keeps one set of HubSpot records, so the default portal lists "
-            "the same companies)."
+            f"In Skalin, Connect HubSpot and choose the {MIGRATION_PORTAL_NAME} portal ({MIGRATION_PORTAL}) on "
+            "the consent page: it holds these companies only."
         )

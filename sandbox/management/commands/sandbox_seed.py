@@ -20,7 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--companies", type=int, default=200)
         parser.add_argument("--seed", type=int, default=7, help="Random seed, for repeatable data.")
         parser.add_argument(
-            "--account", default="", help="Sandbox account (portal / org) id; default: the demo one."
+            "--account",
+            default="",
+            help="Sandbox account (portal / org) id; default: the demo one. HubSpot replaces that portal's "
+            "data only (other portals, such as the migration tour's, are kept); the other CRMs replace all "
+            "of their sandbox data.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
