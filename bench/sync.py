@@ -151,10 +151,11 @@ def set_rate_limit(calls_per_10s: int) -> None:
 def portal_counts() -> dict[str, int]:
     from django.db.models import Count
 
+    from sandbox.hubspot.schema import DEFAULT_ACCOUNT
     from sandbox.models import SandboxRecord
 
     rows = (
-        SandboxRecord.objects.filter(crm="hubspot", archived=False)
+        SandboxRecord.objects.filter(crm="hubspot", account_id=DEFAULT_ACCOUNT, archived=False)
         .values_list("object_type")
         .annotate(n=Count("id"))
     )
@@ -411,10 +412,13 @@ def pages(count: int, size: int) -> int:
 
 def linked(object_type: str, companies: set[str]) -> dict[str, set[str]]:
     """{company id: ids of `object_type` records associated with it}, for the given companies."""
+    from sandbox.hubspot.schema import DEFAULT_ACCOUNT
     from sandbox.models import SandboxAssociation
 
     found: dict[str, set[str]] = defaultdict(set)
-    rows = SandboxAssociation.objects.filter(crm="hubspot", from_type="companies", to_type=object_type)
+    rows = SandboxAssociation.objects.filter(
+        crm="hubspot", account_id=DEFAULT_ACCOUNT, from_type="companies", to_type=object_type
+    )
     for company, other in rows.values_list("from_id", "to_id").iterator(chunk_size=5000):
         if company in companies:
             found[company].add(other)
@@ -476,6 +480,7 @@ def minimum_incremental(connection: Any, result: Result, selection: int, since: 
     association batch read (100 a call; deals: the won ones only, after 1 call for the pipelines'
     won stages), and for engagements linked to a synced company their contacts (100 a call). The counts
     come from the portal: records whose modification time is past the cursor."""
+    from sandbox.hubspot.schema import DEFAULT_ACCOUNT
     from sandbox.models import SandboxRecord
 
     scope = synced_companies(connection)
@@ -486,7 +491,9 @@ def minimum_incremental(connection: Any, result: Result, selection: int, since: 
         floor = since.get(object_type)
         total = 1 if object_type == "agreements" else 0
         for name in names:
-            rows = SandboxRecord.objects.filter(crm="hubspot", object_type=name, archived=False)
+            rows = SandboxRecord.objects.filter(
+                crm="hubspot", account_id=DEFAULT_ACCOUNT, object_type=name, archived=False
+            )
             if floor is not None:
                 rows = rows.filter(updated_at__gte=floor)
             found = dict(rows.values_list("external_id", "properties"))
