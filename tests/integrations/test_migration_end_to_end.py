@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -62,20 +62,21 @@ def admin():
 
 
 def connect(client: Client, crm: str, account: str = "") -> Connection:
-    """Connect me, Allow on the CRM's consent page (for a chosen HubSpot portal), back to Skalin."""
+    """Connect me, Allow on the CRM's consent page (choosing a HubSpot portal in its account chooser), back
+    to Skalin."""
     start = client.post(reverse("integrations:connect", args=[crm]))
     assert start.status_code == 302, start.content
     authorize_url = start["Location"]
-    if account:
-        authorize_url += "&" + urlencode({"account": account})
     with requests.Session() as browser:
         page = browser.get(authorize_url, timeout=10)
         assert page.status_code == 200 and "Allow" in page.text
+        choice = {}
         if account:
-            assert account in page.text
+            assert f"name='account' value='{account}'" in page.text
+            choice = {"account": account}
         query = {key: values[0] for key, values in parse_qs(urlsplit(authorize_url).query).items()}
         allowed = browser.post(
-            authorize_url, data={**query, "decision": "allow"}, allow_redirects=False, timeout=10
+            authorize_url, data={**query, **choice, "decision": "allow"}, allow_redirects=False, timeout=10
         )
     assert allowed.status_code in (302, 303), allowed.text[:300]
     callback = urlsplit(allowed.headers["Location"])
@@ -241,7 +242,7 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
     assert check["ok"], check["problems"]
     pushed = {
         row.external_id: row.properties.get(STAGE_PROPERTY)
-        for row in SandboxRecord.objects.filter(crm="hubspot", object_type="companies")
+        for row in SandboxRecord.objects.filter(crm="hubspot", account_id=MIGRATION_PORTAL, object_type="companies")
     }
     for customer in customers.select_related("phase"):
         assert pushed[customer.ref_id] == customer.phase.technical_name
