@@ -170,6 +170,10 @@ class Page:
     records: list[Record]
     # Where the next page starts; None when this listing is exhausted.
     next_cursor: str | None = None
+    # The newest modification time the connector read for this page, records it dropped included (a
+    # search that finds only open deals, or contacts of unsynced companies): the cursor moves past them
+    # too. None: only the page's records count.
+    seen: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -495,8 +495,12 @@ def _nothing() -> None:
 
 def _advance(state: SyncState, page: Page, since: dt.datetime | None) -> None:
     """Called once the page's rows are committed: remember where the listing goes on, and when it ends,
-    move the cursor to the newest modification time it held (never 'now', R2)."""
-    newest = max((r.modified_at for r in page.records if r.modified_at), default=None)
+    move the cursor to the newest modification time it held or the connector saw and dropped (never
+    'now', R2): changes the selection leaves out are not searched again run after run."""
+    stamps = [r.modified_at for r in page.records if r.modified_at]
+    if page.seen is not None:
+        stamps.append(page.seen)
+    newest = max(stamps, default=None)
     high = parse_datetime(state.high_water) if state.high_water else None
     if newest and (high is None or newest > high):
         state.high_water = newest.isoformat()

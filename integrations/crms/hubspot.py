@@ -327,12 +327,12 @@ class HubSpot(Connector):
             return Page([], None)
         name = parts[cursor.part]
         if request.since is None or cursor.full:
-            records, following = self._linked_page(request, name, cursor)
+            records, following, seen = self._linked_page(request, name, cursor)
         else:
-            records, following = self._changed_page(request, name, cursor, request.since)
+            records, following, seen = self._changed_page(request, name, cursor, request.since)
         if following is None and cursor.part + 1 < len(parts):
             following = DependentCursor(part=cursor.part + 1)
-        return Page(records, json.dumps(asdict(following)) if following else None)
+        return Page(records, json.dumps(asdict(following)) if following else None, seen=seen)
 
     def _read_companies(self, request: ReadRequest) -> Page:
         if request.cursor:
@@ -345,7 +345,9 @@ class HubSpot(Connector):
         )
         found = search.page(self.http, position)
         records = [self._company(r) for r in found.results]
-        return Page(records, json.dumps(asdict(found.following)) if found.following else None)
+        return Page(
+            records, json.dumps(asdict(found.following)) if found.following else None, seen=found.newest
+        )
 
     @staticmethod
     def _selection_filters(options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -382,10 +384,10 @@ class HubSpot(Connector):
 
     def _linked_page(
         self, request: ReadRequest, name: str, cursor: DependentCursor
-    ) -> tuple[list[Record], DependentCursor | None]:
+    ) -> tuple[list[Record], DependentCursor | None, dt.datetime | None]:
         """A full read: the records linked to the next COMPANIES_PER_PAGE synced companies, read in batches
         of 100; the fewer than 100 left over wait for the next page, so only the listing's last batch is
-        short."""
+        short. Also returns the newest stamp read, dropped records included."""
         scope = sorted(set(request.scope_ids or ()))
         start = bisect.bisect_right(scope, cursor.after) if cursor.after else 0
         chunk = scope[start : start + COMPANIES_PER_PAGE]
@@ -398,22 +400,21 @@ class HubSpot(Connector):
         more = start + len(chunk) < len(scope)
         ids = list(linked)
         ready = ids[: len(ids) - len(ids) % BATCH_LIMIT] if more else ids
-        found = [
-            r
-            for r in self._batch_read(name, ready, self._properties(request, name))
-            if self._keeps(request, r) and self._changed(request, name, r)
-        ]
+        read = self._batch_read(name, ready, self._properties(request, name))
+        found = [r for r in read if self._keeps(request, r) and self._changed(request, name, r)]
         records = self._records(request, name, found, linked)
+        seen = max(filter(None, (self._stamp(name, r) for r in read)), default=None)
         if not more:
-            return records, None
+            return records, None, seen
         carry = {i: linked[i] for i in ids[len(ready) :]}
-        return records, DependentCursor(cursor.part, chunk[-1], carry, full=cursor.full)
+        return records, DependentCursor(cursor.part, chunk[-1], carry, full=cursor.full), seen
 
     def _changed_page(
         self, request: ReadRequest, name: str, cursor: DependentCursor, since: dt.datetime
-    ) -> tuple[list[Record], DependentCursor | None]:
+    ) -> tuple[list[Record], DependentCursor | None, dt.datetime | None]:
         """An incremental read: one page of the object's search on its modification time, kept when linked
-        to a synced company (found through the v4 associations, 100 records a call)."""
+        to a synced company (found through the v4 associations, 100 records a call). Also returns the
+        newest stamp the search found: the changes dropped here need not be searched again."""
         position = SearchPosition(**cursor.search) if cursor.search else SearchPosition(floor=ms(since))
         stamp = STAMPS.get(name, "hs_lastmodifieddate")
         page = Search(name, stamp, self._properties(request, name)).page(self.http, position)
@@ -429,7 +430,11 @@ class HubSpot(Connector):
         found = [r for r in changed if linked.get(str(r["id"]))]
         records = self._records(request, name, found, linked)
         following = page.following
-        return records, DependentCursor(cursor.part, search=asdict(following)) if following else None
+        return (
+            records,
+            DependentCursor(cursor.part, search=asdict(following)) if following else None,
+            page.newest,
+        )
 
     def _properties(self, request: ReadRequest, name: str) -> list[str]:
         if name == "contacts":
@@ -446,8 +451,12 @@ class HubSpot(Connector):
         """Whether a record read through the companies changed since the cursor (always, in a full read)."""
         if request.since is None:  # a full read; else an incremental one that found a bulk change
             return True
-        modified = moment((raw.get("properties") or {}).get(STAMPS.get(name, "hs_lastmodifieddate")))
+        modified = HubSpot._stamp(name, raw)
         return modified is None or modified >= request.since
+
+    @staticmethod
+    def _stamp(name: str, raw: dict[str, Any]) -> dt.datetime | None:
+        return moment((raw.get("properties") or {}).get(STAMPS.get(name, "hs_lastmodifieddate")))
 
     def _keeps(self, request: ReadRequest, raw: dict[str, Any]) -> bool:
         """Deals: the chosen pipelines (none chosen: all), won ones only unless told otherwise."""

@@ -68,10 +68,12 @@ class Search:
             idempotent=True,
         )
         raw = body.get("results", [])
+        stamps = [ms for ms in (stamp_of(r, self.stamp) for r in raw) if ms is not None]
         return SearchPage(
             results=[r for r in raw if str(r["id"]) not in position.skip],
             following=next_position(position, raw, next_after(body), self.stamp, int(body.get("total") or 0)),
             total=int(body.get("total") or 0),
+            newest=EPOCH + dt.timedelta(milliseconds=max(stamps)) if stamps else None,
         )
 
 
@@ -80,6 +82,7 @@ class SearchPage:
     results: list[dict[str, Any]]  # the ones not returned before
     following: SearchPosition | None  # where the next page starts; None: the end
     total: int  # all the query's matches, past the 10,000 cap too
+    newest: dt.datetime | None = None  # the newest stamp on the page, whatever the caller keeps of it
 
 
 def position_filters(position: SearchPosition, stamp: str) -> list[dict[str, Any]]:

@@ -28,6 +28,9 @@ class Row:
     links: dict[str, list[str]] = field(default_factory=dict)
     selected: bool = True
     kind: str = ""
+    # Read by the listing but dropped by the connector (an open deal when only won ones sync): the page
+    # reports its modification time in `Page.seen`.
+    dropped: bool = False
 
 
 class FakeHttp:
@@ -79,7 +82,15 @@ class FakeCrm(Connector):
     def put(self, object_type: str, external_id: str, kind: str = "", **kwargs: Any) -> Row:
         links = kwargs.pop("links", {})
         selected = kwargs.pop("selected", True)
-        row = Row(fields=dict(kwargs), modified=self.tick(), links=links, selected=selected, kind=kind)
+        dropped = kwargs.pop("dropped", False)
+        row = Row(
+            fields=dict(kwargs),
+            modified=self.tick(),
+            links=links,
+            selected=selected,
+            kind=kind,
+            dropped=dropped,
+        )
         self.data[object_type][external_id] = row
         return row
 
@@ -123,9 +134,14 @@ class FakeCrm(Connector):
                 kind=row.kind,
             )
             for ext, row in chunk
+            if not row.dropped
         ]
         more = offset + self.page_size < len(rows)
-        return Page(records=records, next_cursor=str(offset + self.page_size) if more else None)
+        return Page(
+            records=records,
+            next_cursor=str(offset + self.page_size) if more else None,
+            seen=max((row.modified for _, row in chunk), default=None),
+        )
 
     def write(
         self,

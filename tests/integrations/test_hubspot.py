@@ -14,7 +14,8 @@ from responses import matchers
 
 from integrations.base import ConnectorError, Identity, ReadRequest
 from integrations.crms.hubspot import HubSpot
-from integrations.models import ObjectType
+from integrations.models import ObjectType, SyncState
+from integrations.sync import since_for
 
 from .contract import ConnectorContract, StaticTokens
 
@@ -638,6 +639,36 @@ def test_changed_deals_that_are_not_won_are_dropped_before_their_companies_are_r
     ]
     association = next(c for c in responses.calls if "associations" in str(c.request.url))
     assert sent(association) == {"inputs": [{"id": "301"}, {"id": "303"}]}  # 302 is open
+
+
+@responses.activate
+def test_a_search_finding_only_open_deals_moves_the_next_runs_floor_past_them() -> None:
+    found = fixture("deals_search_changed")
+    open_deal = next(r for r in found["results"] if r["id"] == "302")  # modified 2026-01-03T09:00
+    later = json.loads(json.dumps(open_deal))
+    later["id"] = later["properties"]["hs_object_id"] = "304"
+    later["properties"]["hs_lastmodifieddate"] = "2026-01-03T12:00:00.000Z"
+    responses.add(responses.POST, search_url("deals"), json={"total": 2, "results": [open_deal, later]})
+    responses.add(responses.GET, f"{API}/crm/v3/pipelines/deals", json=fixture("pipelines_deals"))
+    options = {"object": "deals", "pipelines": [], "won_only": True}
+    connector = make()
+
+    page = connector.read_page(
+        request(ObjectType.AGREEMENTS, since=SINCE, options=options, scope_ids=["101"])
+    )
+    assert page.records == [] and page.next_cursor is None
+    assert page.seen == dt.datetime(2026, 1, 3, 12, tzinfo=dt.UTC)
+    assert not any("associations" in str(c.request.url) for c in responses.calls)
+
+    # The engine's cursor after that page, and the next run's search from it (look-back included).
+    state = SyncState(cursor=page.seen.isoformat())
+    connector.read_page(
+        request(ObjectType.AGREEMENTS, since=since_for(state), options=options, scope_ids=["101"])
+    )
+    searches = [sent(c) for c in responses.calls if str(c.request.url) == search_url("deals")]
+    floor = int(searches[-1]["filterGroups"][0]["filters"][0]["value"])
+    assert floor == 1767441300000  # 2026-01-03T11:55Z: past 302, and 304 only within the look-back
+    assert floor > 1767430800000  # 302's stamp
 
 
 @responses.activate

@@ -74,6 +74,55 @@ def test_the_cursor_is_the_newest_modification_time_and_the_next_run_reads_only_
     assert Customer.objects.filter(name="Company One").exists()
 
 
+def test_changes_the_connector_reads_and_drops_still_move_the_cursor(connection, crm, workspace):
+    crm.put("customers", "c0", name="Company 0")
+    crm.put("customers", "c1", name="Company 1")
+    run(connection, crm)
+    state = SyncState.objects.get(connection=connection, object_type="customers")
+    assert state.cursor == crm.data["customers"]["c1"].modified.isoformat()
+
+    # A page holding only records the connector drops (out of the selection) keeps nothing...
+    crm.put("customers", "c2", name="Company 2", dropped=True)
+    crm.put("customers", "c3", name="Company 3", dropped=True)
+    crm.reads.clear()
+    second = run(connection, crm)
+    assert second.status == SyncRun.Status.SUCCEEDED
+    assert second.created == 0
+    # ...yet the cursor moves past them, so the next run does not read them again.
+    state.refresh_from_db()
+    assert state.cursor == crm.data["customers"]["c3"].modified.isoformat()
+    crm.reads.clear()
+    run(connection, crm)
+    assert crm.reads[0].since > crm.data["customers"]["c3"].modified - dt.timedelta(minutes=10)
+    assert crm.reads[0].since > crm.data["customers"]["c2"].modified
+    assert names(workspace) == ["Company 0", "Company 1"]
+
+
+def test_a_crash_after_a_page_of_dropped_records_resumes_and_the_cursor_ends_past_them(
+    connection, crm, workspace
+):
+    for n in range(6):
+        crm.put("customers", f"c{n}", name=f"Company {n}", dropped=n in (0, 1, 4, 5))
+    crm.fail_after_pages = 2
+
+    crashed = run(connection, crm)
+    assert crashed.status == SyncRun.Status.FAILED
+    state = SyncState.objects.get(connection=connection, object_type="customers")
+    assert (state.page_cursor, state.cursor) == ("4", "")
+    assert state.high_water == crm.data["customers"]["c3"].modified.isoformat()
+    assert names(workspace) == ["Company 2", "Company 3"]
+
+    crm.fail_after_pages = None
+    crm.reads.clear()
+    resumed = run(connection, crm)
+    assert resumed.status == SyncRun.Status.SUCCEEDED
+    assert crm.reads[0].cursor == "4"
+    state.refresh_from_db()
+    assert (state.page_cursor, state.high_water) == ("", "")
+    assert state.cursor == crm.data["customers"]["c5"].modified.isoformat()
+    assert names(workspace) == ["Company 2", "Company 3"]
+
+
 def test_a_crashed_run_resumes_from_its_last_committed_page(connection, crm, workspace):
     for n in range(6):
         crm.put("customers", f"c{n}", name=f"Company {n}")

@@ -370,7 +370,10 @@ class Zoho(Connector):
         headers = {"If-Modified-Since": zoho_time(request.since)} if request.since else {}
         # 304 (nothing changed since) and 204 (nothing at all) both come back as None.
         body = self.http.request("GET", path, params=params, headers=headers) or {}
-        records = [r for r in (convert({**row, "$module": module}) for row in body.get("data") or ()) if r]
+        rows = body.get("data") or []
+        records = [r for r in (convert({**row, "$module": module}) for row in rows) if r]
+        # Rows `convert` drops (outside the scope, not won) still move the cursor past them.
+        seen = max(filter(None, (parse_time(row.get("Modified_Time")) for row in rows)), default=None)
         info = body.get("info") or {}
         following: dict[str, Any] | None = None
         if info.get("more_records"):
@@ -386,7 +389,7 @@ class Zoho(Connector):
                 following = {"i": index, "page": page}
         elif index + 1 < len(plan):
             following = {"i": index + 1}
-        return Page(records, json.dumps(following) if following else None)
+        return Page(records, json.dumps(following) if following else None, seen=seen)
 
     def _selection_ids(self, request: ReadRequest) -> Page:
         """Every account id of the selection, by COQL keyset on id (the enumeration behind churn)."""
