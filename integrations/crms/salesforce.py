@@ -355,6 +355,7 @@ class Salesforce(Connector):
         # Cursor: {"q": query index, "n": plan size, "next": nextRecordsUrl, "x": intersect with view ids}.
         state = json.loads(request.cursor) if request.cursor else {"q": 0}
         plan: list[str] | None = None
+        seen: dt.datetime | None = None  # rows left out of the list view move the cursor too (Page.seen)
         while True:
             if state.get("next"):
                 data = self.http.get(state["next"])
@@ -363,9 +364,13 @@ class Salesforce(Connector):
                     plan, state["x"] = self._plan(request)
                     state["n"] = len(plan)
                 if state["q"] >= len(plan):
-                    return Page([], None)
+                    return Page([], None, seen=seen)
                 data = self.http.get(self.path("query"), {"q": plan[state["q"]]})
             rows = data.get("records") or []
+            seen = max(
+                filter(None, [seen, *(parse_datetime(row.get("SystemModstamp")) for row in rows)]),
+                default=None,
+            )
             if state.get("x"):
                 allowed = self._view_member_ids(*self._view_of(request))
                 rows = [row for row in rows if row.get("Id") in allowed]
@@ -375,9 +380,9 @@ class Salesforce(Connector):
             elif state["q"] + 1 < state["n"]:
                 state = {"q": state["q"] + 1, "n": state["n"], "x": state.get("x")}
             else:
-                return Page(records, None)
+                return Page(records, None, seen=seen)
             if records:
-                return Page(records, json.dumps(state))
+                return Page(records, json.dumps(state), seen=seen)
 
     @staticmethod
     def _view_of(request: ReadRequest) -> tuple[str, str]:

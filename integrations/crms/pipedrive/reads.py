@@ -184,32 +184,35 @@ class Reader:
         *,
         v1: bool = False,
         position: dict[str, Any],
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of `path` restricted to the synced organizations; returns the rows and where the next
-        page starts (None at the end). Per organization when there are few, else one walk of the list."""
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dt.datetime | None]:
+        """One page of `path` restricted to the synced organizations; returns the rows, where the next
+        page starts (None at the end) and the newest `update_time` read, rows of other organizations
+        included (the cursor moves past them: Page.seen). Per organization when there are few, else one
+        walk of the list."""
         scope = [str(s) for s in request.scope_ids or []]
         per_org = len(scope) <= PER_ORG_MAX
         index = position.get("i", 0)
         if per_org and index >= len(scope):
-            return [], None
+            return [], None, None
         query = {**params, **({"org_id": scope[index]} if per_org else {})}
         following: int | str | None
         if v1:
             rows, following = v1_page(self.http, path, query, int(position.get("c") or 0))
         else:
             rows, following = v2_page(self.http, path, query, position.get("c"))
+        seen = max(filter(None, (moment(r.get("update_time")) for r in rows)), default=None)
         wanted = set(scope)
         rows = [r for r in rows if ref_id(r.get("org_id")) in wanted]
         if following is not None:
-            return rows, {**position, "c": following}
+            return rows, {**position, "c": following}, seen
         if per_org and index + 1 < len(scope):
-            return rows, {**position, "i": index + 1, "c": None}
-        return rows, None
+            return rows, {**position, "i": index + 1, "c": None}, seen
+        return rows, None, seen
 
     def persons(self, request: ReadRequest) -> Page:
         position = json.loads(request.cursor) if request.cursor else {}
         params = {"updated_since": rfc3339(request.since)} if request.since else {}
-        rows, following = self.scoped(request, f"{V2}/persons", params, position=position)
+        rows, following, seen = self.scoped(request, f"{V2}/persons", params, position=position)
         records = [
             Record(
                 str(r["id"]),
@@ -220,7 +223,7 @@ class Reader:
             for r in rows
             if not r.get("is_deleted")
         ]
-        return Page(records, json.dumps(following) if following else None)
+        return Page(records, json.dumps(following) if following else None, seen=seen)
 
     def agreements(self, request: ReadRequest) -> Page:
         """Won deals of the chosen pipelines, or (object "organizations") the synced organizations' own
@@ -235,7 +238,7 @@ class Reader:
             params["status"] = "won"
         if len(pipelines) == 1:
             params["pipeline_id"] = next(iter(pipelines))
-        rows, following = self.scoped(request, f"{V2}/deals", params, position=position)
+        rows, following, seen = self.scoped(request, f"{V2}/deals", params, position=position)
         records = [
             Record(
                 str(d["id"]),
@@ -246,7 +249,7 @@ class Reader:
             for d in rows
             if not d.get("is_deleted") and (not pipelines or str(d.get("pipeline_id")) in pipelines)
         ]
-        return Page(records, json.dumps(following) if following else None)
+        return Page(records, json.dumps(following) if following else None, seen=seen)
 
     def organization_agreements(self, request: ReadRequest) -> Page:
         scope = [str(s) for s in request.scope_ids or []]
@@ -277,17 +280,17 @@ class Reader:
         stage = position["s"]
         since = {"updated_since": rfc3339(request.since)} if request.since else {}
         if stage == "activities":
-            rows, following = self.scoped(
+            rows, following, seen = self.scoped(
                 request, f"{V2}/activities", {**since, "done": "true"}, position=position
             )
             records = [r for r in (activity(a, kinds) for a in rows) if r]
         else:
             params = {**since, "sort": "update_time ASC"}
-            rows, following = self.scoped(request, f"{V1}/notes", params, v1=True, position=position)
+            rows, following, seen = self.scoped(request, f"{V1}/notes", params, v1=True, position=position)
             records = [note(n) for n in rows]
         if following is None and stages.index(stage) + 1 < len(stages):
             following = {"s": stages[stages.index(stage) + 1]}
-        return Page(records, json.dumps(following) if following else None)
+        return Page(records, json.dumps(following) if following else None, seen=seen)
 
 
 def activity(raw: dict[str, Any], kinds: set[str]) -> Record | None:
