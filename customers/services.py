@@ -201,38 +201,6 @@ def _check_ref_id(*, workspace: Workspace, ref_id: str, customer: Customer | Non
         raise ValidationError({"ref_id": f"Customer ID '{ref_id}' is already used by {clash.first()}."})
 
 
-@transaction.atomic
-def customer_create(
-    *,
-    workspace: Workspace,
-    actor: Actor,
-    name: str,
-    domain: str = "",
-    ref_id: str = "",
-    owner: Any = None,
-    phase: Phase | None = None,
-    health_profile: HealthProfile | None = None,
-    parent: Customer | None = None,
-    tags: Iterable[Tag] = (),
-    team_members: Iterable[Any] = (),
-    custom_values: dict[str, Any] | None = None,
-) -> Customer:
-    return _customer_create(
-        workspace=workspace,
-        actor=actor,
-        name=name,
-        domain=domain,
-        ref_id=ref_id,
-        owner=owner,
-        phase=phase,
-        health_profile=health_profile,
-        parent=parent,
-        tags=tags,
-        team_members=team_members,
-        custom_values=custom_values,
-    )
-
-
 def _customer_create(
     *,
     workspace: Workspace,
@@ -273,6 +241,10 @@ def _customer_create(
         customer.team_members.set(members)
     changelog_record(customer=customer, actor=actor, changes=[("created", "", customer.name)])
     return customer
+
+
+# The CRM upserts call the bare body inside their own transaction, without a second savepoint.
+customer_create = transaction.atomic(_customer_create)
 
 
 def normalise_domain(domain: str) -> str:
@@ -395,36 +367,6 @@ def _clean_role_tags(role_tags: Iterable[str]) -> list[str]:
     return tags
 
 
-@transaction.atomic
-def contact_create(
-    *,
-    customer: Customer,
-    actor: Actor,
-    first_name: str = "",
-    last_name: str = "",
-    email: str = "",
-    secondary_emails: Iterable[str] = (),
-    phone: str = "",
-    title: str = "",
-    ref_id: str = "",
-    role_tags: Iterable[str] = (),
-    custom_values: dict[str, Any] | None = None,
-) -> Contact:
-    return _contact_create(
-        customer=customer,
-        actor=actor,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        secondary_emails=secondary_emails,
-        phone=phone,
-        title=title,
-        ref_id=ref_id,
-        role_tags=role_tags,
-        custom_values=custom_values,
-    )
-
-
 def _contact_create(
     *,
     customer: Customer,
@@ -464,6 +406,10 @@ def _contact_create(
         changes=[("contact added", "", str(contact))],
     )
     return contact
+
+
+# The CRM upserts call the bare body inside their own transaction, without a second savepoint.
+contact_create = transaction.atomic(_contact_create)
 
 
 CONTACT_FIELDS = (
@@ -578,8 +524,8 @@ def customer_upsert_from_crm(
 ) -> CrmUpsertResult:
     """Create or update a customer from CRM values. `values` keys: name, domain, ref_id, owner, phase,
     health_profile, custom:<key>. Tags: only those in `managed_tags` (the ones the mapping can produce)
-    are added or removed; tags added by hand stay. A new customer without a phase gets the default. A sync passes `savepoint=False` when its own savepoint
-    already isolates this write."""
+    are added or removed; tags added by hand stay. A new customer without a phase gets the default. A sync
+    passes `savepoint=False` when its own savepoint already isolates this write."""
     with transaction.atomic(savepoint=savepoint):
         result = CrmUpsertResult(row=customer)
         custom = {
