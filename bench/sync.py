@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import datetime as dt
 import json
 import math
 import os
@@ -42,6 +43,7 @@ from customer_list import prepare_database  # noqa: E402  (the same database set
 
 RANDOM_SEED = 11  # the sandbox portal's seed
 CHANGE_SHARE = 0.01  # share of companies, contacts and deals changed before the incremental run
+CHANGE_SPAN = dt.timedelta(minutes=3)  # the changes are stamped over this span, up to now
 SMALL_CITY = "Paris"  # the small run's selection: the customers of one city (about 1 in 9)
 SEARCH_PAGE = 200  # HubSpot search: 200 results a page (integrations/crms/hubspot.py SEARCH_LIMIT)
 BATCH = 100  # batch reads and v4 association batch reads: 100 inputs (BATCH_LIMIT)
@@ -163,8 +165,11 @@ def portal_counts() -> dict[str, int]:
 
 
 def change_records(share: float, rng: random.Random) -> dict[str, int]:
-    """Change `share` of the companies, contacts and deals as a HubSpot user would: one property each,
-    and the modification stamp (column and property) moves to now."""
+    """Change `share` of the companies, contacts and deals as HubSpot users would: one property each, and
+    the modification stamp (column and property) moves to the edit's time: the edits are spread over the
+    last CHANGE_SPAN, each at its own millisecond, as the sandbox's PATCH stamps successive edits (one
+    millisecond for all of them would send the connector through a crowded-millisecond walk that real
+    edits never cause)."""
     from sandbox.hubspot import schema
     from sandbox.hubspot.store import iso, now_ms, records
 
@@ -178,8 +183,12 @@ def change_records(share: float, rng: random.Random) -> dict[str, int]:
         ids = list(records(schema.DEFAULT_ACCOUNT, object_type).values_list("pk", flat=True))
         picked = rng.sample(ids, max(1, round(len(ids) * share)))
         rows = list(records(schema.DEFAULT_ACCOUNT, object_type).filter(pk__in=picked))
-        moment = now_ms()
-        for row in rows:
+        rng.shuffle(rows)
+        end = now_ms()
+        step = max(CHANGE_SPAN // len(rows), dt.timedelta(milliseconds=1))
+        step -= dt.timedelta(microseconds=step.microseconds % 1000)  # whole milliseconds, as HubSpot stamps
+        for n, row in enumerate(rows):
+            moment = end - step * (len(rows) - 1 - n)
             row.properties = {**row.properties, **edit(row.properties)}
             row.properties[schema.MODIFIED[object_type]] = iso(moment)
             row.updated_at = moment
