@@ -80,12 +80,14 @@ def page(browser: Any, live_server: Any, console: BrowserConsole) -> Iterator[An
 
 @pytest.fixture
 def screenshot(page: Any) -> Any:
-    """Save a screenshot under test-artifacts/ for a person to look at."""
+    """Save a screenshot under test-artifacts/ for a person to look at. The caret is left alone: Playwright
+    hides it with an injected inline style, which the CSP (rightly) refuses, and tests assert that pages
+    cause no CSP violation."""
     ARTIFACTS.mkdir(exist_ok=True)
 
     def take(name: str, *, full_page: bool = False) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
+        page.screenshot(path=str(path), full_page=full_page, caret="initial")
         return path
 
     return take

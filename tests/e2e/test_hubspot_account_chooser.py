@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
@@ -12,30 +10,26 @@ from integrations.models import Connection
 from sandbox.hubspot import schema
 from sandbox.migration import MIGRATION_PORTAL, MIGRATION_PORTAL_NAME
 from sandbox.models import SandboxAccount
-from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.e2e.people import log_in, member
+from tests.factories import WorkspaceFactory
 from tests.sandbox_settings import point_crms_at_sandbox
 from workspaces.models import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery staple"
 
 
 def test_the_admin_chooses_the_northwind_portal_on_the_consent_page(page, console, live_server, settings):
     point_crms_at_sandbox(settings, live_server.url)
     workspace = WorkspaceFactory(name="Northwind (migrating)")
-    user = UserFactory(email="admin@northwind.test")
-    user.set_password(PASSWORD)
-    user.save()
-    MembershipFactory(workspace=workspace, user=user, role=Role.ADMIN)
+    member(workspace, "admin@northwind.test", Role.ADMIN)
     SandboxAccount.objects.create(
-        crm="hubspot", account_id=MIGRATION_PORTAL, name=MIGRATION_PORTAL_NAME, user_email="nora@northwind.test"
+        crm="hubspot",
+        account_id=MIGRATION_PORTAL,
+        name=MIGRATION_PORTAL_NAME,
+        user_email="nora@northwind.test",
     )
 
-    page.goto("/accounts/login/")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+    log_in(page, "admin@northwind.test")
     page.goto("/settings/integrations/")
     card = page.locator("section.crm-card", has=page.get_by_role("heading", name="HubSpot"))
     card.get_by_role("button", name="Connect me").click()

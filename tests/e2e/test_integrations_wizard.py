@@ -12,13 +12,12 @@ from customers.models import Customer, CustomField
 from integrations.models import Connection, ExternalRef, SyncRun
 from sandbox.models import SandboxProperty, SandboxRecord
 from skalin.celery import app as celery_app
-from tests.e2e.conftest import ARTIFACTS
-from tests.factories import CustomerFactory, MembershipFactory, UserFactory, WorkspaceFactory
+from tests.e2e.people import log_in, member
+from tests.factories import CustomerFactory, WorkspaceFactory
 from tests.sandbox_settings import point_crms_at_sandbox
 from workspaces.models import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -32,35 +31,8 @@ def sandbox(settings, live_server):
 
 
 @pytest.fixture
-def screenshot(page):
-    """Like conftest's, but leaves the caret alone: Playwright hides it with an injected inline style, which
-    the CSP (rightly) refuses, and these tests assert that the pages cause no CSP violation."""
-    ARTIFACTS.mkdir(exist_ok=True)
-
-    def take(name, *, full_page=False):
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page, caret="initial")
-
-    return take
-
-
-@pytest.fixture
 def workspace(transactional_db):
     return WorkspaceFactory(name="Browser SaaS")
-
-
-def member(workspace, email, role):
-    user = UserFactory(email=email)
-    user.set_password(PASSWORD)
-    user.save()
-    return MembershipFactory(workspace=workspace, role=role, user=user)
-
-
-def log_in(page, email):
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
 def connect(page, crm_label, screenshot, prefix):

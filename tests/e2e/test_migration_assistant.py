@@ -15,44 +15,17 @@ from customers.models import Customer
 from integrations.models import Connection
 from integrations.sync import sync_connection
 from tests.crm_migration import scenario
-from tests.e2e.conftest import ARTIFACTS
-from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.e2e.people import log_in, member
+from tests.factories import WorkspaceFactory
 from tests.sandbox_settings import point_crms_at_sandbox
 from workspaces.models import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def screenshot(page):
-    """Leaves the caret alone: Playwright hides it with an inline style, which the CSP refuses."""
-    ARTIFACTS.mkdir(exist_ok=True)
-
-    def take(name, *, full_page=True):
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page, caret="initial")
-
-    return take
 
 
 @pytest.fixture
 def workspace(transactional_db):
     return WorkspaceFactory(name="Migrating SaaS")
-
-
-def member(workspace, email, role):
-    user = UserFactory(email=email)
-    user.set_password(PASSWORD)
-    user.save()
-    return MembershipFactory(workspace=workspace, role=role, user=user)
-
-
-def log_in(page, email):
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
 def step(page, key):

@@ -14,39 +14,12 @@ from customers.services import customer_update
 from integrations.models import Connection, ObjectSetting, ObjectType, SyncMode, SyncRun
 from integrations.services import object_setting_update
 from integrations.sync import sync_connection
-from tests.e2e.conftest import ARTIFACTS
-from tests.factories import CustomerFactory, MembershipFactory, UserFactory, WorkspaceFactory
+from tests.e2e.people import log_in, member
+from tests.factories import CustomerFactory, WorkspaceFactory
 from tests.integrations.fake_crm import FakeCrm
 from workspaces.models import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def screenshot(page):
-    """Leaves the caret alone: Playwright would hide it with an inline style, which the CSP refuses."""
-    ARTIFACTS.mkdir(exist_ok=True)
-
-    def take(name, *, full_page=False):
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page, caret="initial")
-
-    return take
-
-
-def member(workspace, email, role):
-    user = UserFactory(email=email)
-    user.set_password(PASSWORD)
-    user.save()
-    return MembershipFactory(workspace=workspace, role=role, user=user)
-
-
-def log_in(page, email):
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
 @pytest.fixture
