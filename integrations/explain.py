@@ -91,7 +91,7 @@ def _from_ref(ref: ExternalRef) -> Explanation:
 
 
 def _from_crm(connection: Connection, connector: Connector, record: Record) -> Explanation:
-    from .pull.customers import KEY_LABELS, CustomerPull
+    from .pull.customers import CustomerPull
 
     label = str(record.fields.get("name") or record.fields.get("Name") or record.external_id)
     quarantined = QuarantinedRecord.objects.filter(
@@ -127,7 +127,7 @@ def _from_crm(connection: Connection, connector: Connector, record: Record) -> E
     if customer is not None:
         return Explanation(
             record.external_id, label, "would_merge",
-            f"It is in the selection and will be merged into {customer.name} (same {KEY_LABELS.get(pull.matched_by, pull.matched_by)}) at the next run.",
+            f"It is in the selection and will be merged into {customer.name} (same {pull.key_label(pull.matched_by)}) at the next run.",
             customer,
         )  # fmt: skip
     return Explanation(

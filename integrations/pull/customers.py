@@ -297,6 +297,13 @@ class CustomerPull:
                 changed.append(key)
         return changed
 
+    def key_label(self, key: str) -> str:
+        """How a merge key reads in quarantine reasons and merge notes: a custom field by its label."""
+        if key.startswith("custom:"):
+            definition = self.custom_fields.get(key.removeprefix("custom:"))
+            return definition.label if definition is not None else key.removeprefix("custom:")
+        return KEY_LABELS.get(key, key)
+
     def find(self, record: Record, values: dict[str, Any]) -> Customer | None:
         self.matched_by = ""
         ref = self.refs.get(record.external_id)
@@ -314,15 +321,13 @@ class CustomerPull:
             )
             matches = self.index.find(key, value)
             if len(matches) > 1:
-                raise RecordRejected(
-                    f"{len(matches)} customers share the {KEY_LABELS.get(key, key)} '{value}'."
-                )
+                raise RecordRejected(f"{len(matches)} customers share the {self.key_label(key)} '{value}'.")
             if matches:
                 pk = next(iter(matches))
                 other = self.refs.linked_to(pk, other_than=record.external_id)
                 if other and other != record.external_id:
                     raise RecordRejected(
-                        f"Its {KEY_LABELS.get(key, key)} '{value}' matches a customer already linked to "
+                        f"Its {self.key_label(key)} '{value}' matches a customer already linked to "
                         f"{self.ctx.connection.get_crm_display()} record {other}."
                     )
                 self.matched_by = key
@@ -371,7 +376,7 @@ class CustomerPull:
                     "external_id": record.external_id,
                     "label": label,
                     "customer": row.name,
-                    "key": KEY_LABELS.get(matched_by, matched_by),
+                    "key": self.key_label(matched_by),
                 },
             )
         if result.created:

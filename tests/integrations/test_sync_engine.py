@@ -182,6 +182,37 @@ def test_an_ambiguous_merge_key_quarantines_the_record(connection, crm, workspac
     assert Customer.objects.filter(workspace=workspace).count() == 2
 
 
+def test_a_custom_merge_key_is_named_by_its_field_label_in_merge_notes_and_quarantine(
+    connection, crm, workspace
+):
+    from customers.models import CustomField
+
+    CustomField.objects.create(workspace=workspace, target="customer", key="old_crm_id", label="Old CRM ID")
+    block(
+        connection,
+        ObjectType.CUSTOMERS,
+        options={"merge_keys": ["custom:old_crm_id"]},
+        mappings=[("custom:old_crm_id", "legacy_id")],
+    )
+    CustomerFactory(workspace=workspace, name="Legacy Acme", custom_values={"old_crm_id": "L-1"})
+    CustomerFactory(workspace=workspace, name="Twin A", custom_values={"old_crm_id": "L-2"})
+    CustomerFactory(workspace=workspace, name="Twin B", custom_values={"old_crm_id": "L-2"})
+    crm.put("customers", "c1", name="Acme", legacy_id="L-1")
+    crm.put("customers", "c2", name="Twins", legacy_id="L-2")
+
+    plan = run(connection, crm, dry_run=True)
+    samples = plan.plan["customers"]
+    assert samples["merge"][0]["key"] == "Old CRM ID"
+    assert samples["quarantine"][0]["reason"] == "2 customers share the Old CRM ID 'L-2'."
+
+    result = run(connection, crm)
+    assert result.quarantined == 1
+    reason = QuarantinedRecord.objects.get(connection=connection, external_id="c2").reason
+    assert reason == "2 customers share the Old CRM ID 'L-2'."
+    acme = Customer.objects.get(workspace=workspace, custom_values__old_crm_id="L-1")
+    assert ExternalRef.objects.get(connection=connection, external_id="c1").local_id == acme.pk
+
+
 def test_a_free_mail_domain_never_merges(connection, crm, workspace):
     CustomerFactory(workspace=workspace, name="Solo Consulting", domain="gmail.com")
     crm.put("customers", "c1", name="Another Freelancer", domain="gmail.com")
