@@ -230,6 +230,16 @@ def test_persons_of_many_organizations_are_read_in_one_walk() -> None:
 
 
 @responses.activate
+def test_a_walk_reports_the_newest_change_it_read_of_an_unsynced_organization() -> None:
+    responses.add(responses.GET, f"{API}/api/v2/persons", json=fixture("persons"))
+    scope = [str(n) for n in range(1, PER_ORG_MAX + 5)]  # organization 77 is not synced
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    page = make().read_page(ReadRequest(ObjectType.CONTACTS, since, None, {}, scope_ids=scope))
+    assert [r.external_id for r in page.records] == ["501", "502"]
+    assert page.seen == dt.datetime(2026, 1, 3, 12, tzinfo=dt.UTC)  # 503's: the cursor moves past it
+
+
+@responses.activate
 def test_agreements_are_won_deals_of_the_chosen_pipelines() -> None:
     responses.add(responses.GET, DEALS, json=fixture("deals_won_page_1"))
     responses.add(responses.GET, DEALS, json=fixture("deals_won_page_2"))

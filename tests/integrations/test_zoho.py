@@ -329,6 +329,8 @@ def test_contacts_of_synced_accounts_only_even_without_email() -> None:
     assert page.records[1].fields["Email"] is None
     assert page.records[0].links == {"customers": ["4876876000000333001"]}
     assert "Contact_Role" in query(responses.calls[0])["fields"][0]
+    # The contacts left out still move the cursor: the newest stamp read is that of 444004.
+    assert page.seen == dt.datetime(2026, 1, 3, 9, 7, tzinfo=dt.UTC)
 
 
 @responses.activate
