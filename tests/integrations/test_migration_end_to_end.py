@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from django.test import Client
 from django.urls import reverse
 
@@ -38,7 +36,7 @@ from sandbox.migration import (
 )
 from sandbox.models import SandboxRecord
 from tests.factories import InteractionFactory, MembershipFactory, UserFactory, WorkspaceFactory
-from tests.sandbox_settings import point_crms_at_sandbox
+from tests.sandbox_settings import connect_through_the_browser_flow, point_crms_at_sandbox
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,30 +57,6 @@ def admin():
     client = Client()
     client.force_login(membership.user)
     return client, workspace, membership.user
-
-
-def connect(client: Client, crm: str, account: str = "") -> Connection:
-    """Connect me, Allow on the CRM's consent page (choosing a HubSpot portal in its account chooser), back
-    to Skalin."""
-    start = client.post(reverse("integrations:connect", args=[crm]))
-    assert start.status_code == 302, start.content
-    authorize_url = start["Location"]
-    with requests.Session() as browser:
-        page = browser.get(authorize_url, timeout=10)
-        assert page.status_code == 200 and "Allow" in page.text
-        choice = {}
-        if account:
-            assert f"name='account' value='{account}'" in page.text
-            choice = {"account": account}
-        query = {key: values[0] for key, values in parse_qs(urlsplit(authorize_url).query).items()}
-        allowed = browser.post(
-            authorize_url, data={**query, **choice, "decision": "allow"}, allow_redirects=False, timeout=10
-        )
-    assert allowed.status_code in (302, 303), allowed.text[:300]
-    callback = urlsplit(allowed.headers["Location"])
-    done = client.get(callback.path, {k: v[0] for k, v in parse_qs(callback.query).items()})
-    assert done.status_code == 302, done.content.decode()[:500]
-    return Connection.objects.filter(crm=crm).latest("pk")
 
 
 def synced(connection: Connection) -> SyncRun:
@@ -125,7 +99,7 @@ def lived_on_salesforce_then_connected_hubspot(client: Client, workspace, user) 
     portal = seed_migration_portal()
 
     # The workspace as it lived on Salesforce: synced customers, a Stripe id on some, a note typed in Skalin.
-    salesforce = connect(client, "salesforce")
+    salesforce = connect_through_the_browser_flow(client, "salesforce")
     configure_salesforce_source(connection=salesforce)
     client.post(reverse("integrations:set_status", args=[salesforce.pk, "enable"]))
     synced(salesforce)
@@ -157,7 +131,7 @@ def lived_on_salesforce_then_connected_hubspot(client: Client, workspace, user) 
     assert migration.old_connection_check(migration=run, user=user)["ok"]
 
     # 4. Connect the migration portal and attach it.
-    hubspot = connect(client, "hubspot", account=MIGRATION_PORTAL)
+    hubspot = connect_through_the_browser_flow(client, "hubspot", account=MIGRATION_PORTAL)
     assert hubspot.remote_account_id == MIGRATION_PORTAL
     migration.new_connection_attach(migration=run, connection=hubspot)
     assert migration.connect_check(migration=run, user=user)["ok"]
@@ -242,7 +216,9 @@ def test_a_salesforce_workspace_migrates_to_hubspot_without_duplicates_or_losses
     assert check["ok"], check["problems"]
     pushed = {
         row.external_id: row.properties.get(STAGE_PROPERTY)
-        for row in SandboxRecord.objects.filter(crm="hubspot", account_id=MIGRATION_PORTAL, object_type="companies")
+        for row in SandboxRecord.objects.filter(
+            crm="hubspot", account_id=MIGRATION_PORTAL, object_type="companies"
+        )
     }
     for customer in customers.select_related("phase"):
         assert pushed[customer.ref_id] == customer.phase.technical_name

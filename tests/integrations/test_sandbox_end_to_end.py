@@ -3,19 +3,16 @@ against the sandbox CRMs served by a live server."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
-import requests
 from django.test import Client
 from django.urls import reverse
 
 from customers.models import Customer, CustomerSource
-from integrations.models import Connection, ObjectType, SyncRun
+from integrations.models import ObjectType, SyncRun
 from integrations.services import object_setting_update
 from integrations.sync import sync_connection
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
-from tests.sandbox_settings import point_crms_at_sandbox
+from tests.sandbox_settings import connect_through_the_browser_flow, point_crms_at_sandbox
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,29 +33,6 @@ def admin_client():
     client = Client()
     client.force_login(membership.user)
     return client, workspace
-
-
-def connect_through_the_browser_flow(client: Client, crm: str) -> Connection:
-    """What a person does: Connect me, Allow on the CRM's page, and back to Skalin's callback."""
-    start = client.post(reverse("integrations:connect", args=[crm]))
-    assert start.status_code == 302, start.content
-    authorize_url = start["Location"]
-    with requests.Session() as browser:
-        page = browser.get(authorize_url, timeout=10)
-        assert page.status_code == 200 and "Allow" in page.text
-        # The consent form posts back to the page's own URL, with the page's fields.
-        query = {key: values[0] for key, values in parse_qs(urlsplit(authorize_url).query).items()}
-        allowed = browser.post(
-            authorize_url,
-            data={**query, "decision": "allow"},
-            allow_redirects=False,
-            timeout=10,
-        )
-    assert allowed.status_code in (302, 303), allowed.text[:300]
-    callback = urlsplit(allowed.headers["Location"])
-    done = client.get(callback.path, {k: v[0] for k, v in parse_qs(callback.query).items()})
-    assert done.status_code == 302, done.content.decode()[:500]
-    return Connection.objects.get(crm=crm)
 
 
 def test_salesforce_connect_sync_change_and_push_back(sandbox, admin_client):
