@@ -1,7 +1,7 @@
 """HubSpot's CRM search walked by keyset on a modification time (crm-apis.md §1.3, §7).
 
-Each page restarts the search at the last modification time seen rather than following the `after` offset
-alone: an offset shifts when a record read earlier changes during the walk, and search stops at 10,000
+Each page restarts the search past the last modification time seen (or at it, for the ids not read yet)
+rather than following the `after` offset alone: an offset shifts when a record read earlier changes during the walk, and search stops at 10,000
 results (https://developers.hubspot.com/docs/api-reference/search/guide#limitations). Companies, contacts,
 deals and engagements are all walked this way; only the stamp's property name differs (contacts keep
 theirs in `lastmodifieddate`).
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 # https://developers.hubspot.com/docs/api-reference/search/guide#limitations: 200 a page, 10,000 a query.
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
+# crm-apis.md §1.3: the sources disagree on the limits; stay within 5 groups and 18 filters in all. IN and
+# NOT_IN lists are kept short too.
+MAX_FILTERS = 18
+MAX_NOT_IN = 100
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -29,8 +33,8 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 class SearchPosition:
     """Where a search resumes (part of the opaque page cursor, as JSON).
 
-    Each page restarts the search at the last modification time seen (`floor`), skipping the ids already
-    returned at exactly that time. When a whole page shares one millisecond (bulk imports), the records of
+    Each page restarts the search past the last modification time seen (`floor`), or at it for the ids not
+    returned yet (`skip`). When a whole page shares one millisecond (bulk imports), the records of
     that millisecond are walked by `hs_object_id` keyset (`tie`), then the walk goes on strictly after it,
     unless the counts showed nothing past that millisecond when its walk began."""
 
@@ -54,10 +58,11 @@ class Search:
     filters: list[dict[str, Any]] = field(default_factory=list)
 
     def page(self, http: CrmHttp, position: SearchPosition) -> SearchPage:
+        groups = position_groups(self.filters, position, self.stamp)
         body = http.post(
             f"/crm/v3/objects/{self.object_name}/search",
             {
-                "filterGroups": [{"filters": [*self.filters, *position_filters(position, self.stamp)]}],
+                "filterGroups": groups,
                 "sorts": [
                     {"propertyName": "hs_object_id" if position.tie else self.stamp, "direction": "ASCENDING"}
                 ],
@@ -69,10 +74,13 @@ class Search:
         )
         raw = body.get("results", [])
         stamps = [ms for ms in (stamp_of(r, self.stamp) for r in raw) if ms is not None]
+        total = int(body.get("total") or 0)
+        # The matches from the floor on, the floor included: the split query left out the ids it skipped.
+        from_floor = total + len(position.skip) if len(groups) > 1 else total
         return SearchPage(
             results=[r for r in raw if str(r["id"]) not in position.skip],
-            following=next_position(position, raw, next_after(body), self.stamp, int(body.get("total") or 0)),
-            total=int(body.get("total") or 0),
+            following=next_position(position, raw, next_after(body), self.stamp, from_floor),
+            total=total,
             newest=EPOCH + dt.timedelta(milliseconds=max(stamps)) if stamps else None,
         )
 
@@ -83,6 +91,26 @@ class SearchPage:
     following: SearchPosition | None  # where the next page starts; None: the end
     total: int  # all the query's matches, past the 10,000 cap too
     newest: dt.datetime | None = None  # the newest stamp on the page, whatever the caller keeps of it
+
+
+def position_groups(
+    selection: list[dict[str, Any]], position: SearchPosition, stamp: str
+) -> list[dict[str, list[dict[str, Any]]]]:
+    """The query's filter groups. After a page, the next one starts past the last modification time seen,
+    or at it for the ids not returned yet: two ORed groups, so no record of the last page comes back (with
+    `GTE` and the ids skipped on our side, each page would re-read one record and bring 199 new ones)."""
+    fits = len(position.skip) <= MAX_NOT_IN and 2 * (len(selection) + 2) <= MAX_FILTERS
+    if position.floor is not None and position.skip and not (position.tie or position.strict) and fits:
+        floor = str(position.floor)
+        return [
+            {"filters": [*selection, {"propertyName": stamp, "operator": "GT", "value": floor}]},
+            {"filters": [
+                *selection,
+                {"propertyName": stamp, "operator": "EQ", "value": floor},
+                {"propertyName": "hs_object_id", "operator": "NOT_IN", "values": position.skip},
+            ]},
+        ]  # fmt: skip
+    return [{"filters": [*selection, *position_filters(position, stamp)]}]
 
 
 def position_filters(position: SearchPosition, stamp: str) -> list[dict[str, Any]]:
