@@ -4,11 +4,10 @@ Skalin can do it, and its check. Admins only: Managers are refused (403), CSMs d
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -19,33 +18,15 @@ from integrations.base import ConnectorError
 from integrations.forms import Catalog
 from integrations.models import Connection, ObjectType
 from integrations.run_undo import run_created_customers_remaining
-from workspaces.access import (
-    can_manage_settings,
-    can_read_settings,
-    get_visible_or_404,
-    visible,
-    workspace_view,
-)
+from workspaces.access import admin_view, get_visible_or_404, visible
 
 from . import selectors, services
 from .models import STEP_ORDER, Migration, Step
 
-View = Callable[..., HttpResponse]
 HUBSPOT_STEPS = (Step.STEP_A, Step.STEP_B, Step.STEP_C)
 
 
-def admin_view(view: View) -> View:
-    @workspace_view
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        membership = request.membership  # type: ignore[attr-defined]
-        if not can_read_settings(membership):
-            raise Http404("Not found in this workspace.")
-        if not can_manage_settings(membership):
-            raise PermissionDenied("Only an Admin can migrate the workspace to another CRM.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+admins_only = admin_view("Only an Admin can migrate the workspace to another CRM.")
 
 
 def _migration(request: HttpRequest, pk: int) -> Migration:
@@ -66,7 +47,7 @@ def _base(**context: Any) -> dict[str, Any]:
     return {"nav": "settings", "settings_tab": "integrations", **context}
 
 
-@admin_view
+@admins_only
 def index(request: HttpRequest) -> HttpResponse:
     """The open migration, or the form to start one from a connection of the workspace."""
     membership = request.membership  # type: ignore[attr-defined]
@@ -116,7 +97,7 @@ def _undo_url(migration: Migration, run_id: int | None) -> str:
         return reverse("integrations:run", args=[connection.pk, run_id])
 
 
-@admin_view
+@admins_only
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     migration = _migration(request, pk)
@@ -167,7 +148,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "crm_migration/detail.html", context)
 
 
-@admin_view
+@admins_only
 @require_GET
 def old_id_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The fill rate, refreshed in place (HTMX) while the old connection's sync runs."""
@@ -179,7 +160,7 @@ def old_id_status(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@admin_view
+@admins_only
 @require_GET
 def validation(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     migration = _migration(request, pk)
@@ -333,7 +314,7 @@ ACTIONS: dict[str, Callable[[HttpRequest, Migration], str]] = {
 }
 
 
-@admin_view
+@admins_only
 @require_POST
 def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     migration = _migration(request, pk)

@@ -78,6 +78,26 @@ def workspace_view(view: View) -> View:
     return wrapper
 
 
+def admin_view(refusal: str) -> Callable[[View], View]:
+    """Settings pages that only an Admin may even read (a migration, a bulk delete): CSMs do not see they
+    exist (404), Managers are refused with `refusal` (403), whatever the method."""
+
+    def decorate(view: View) -> View:
+        @workspace_view
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            membership = request.membership  # type: ignore[attr-defined]
+            if not can_read_settings(membership):
+                raise Http404("Not found in this workspace.")
+            if not can_manage_settings(membership):
+                raise PermissionDenied(refusal)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def settings_view(view: View) -> View:
     """Settings pages: Admins change them, Managers read them, CSMs do not see they exist (404).
     Writes (anything but GET/HEAD) are for Admins only."""

@@ -4,21 +4,19 @@ confirmation. Admins only (Managers are refused, CSMs do not see settings)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from workspaces.access import can_manage_settings, get_visible_or_404, settings_view
+from workspaces.access import admin_view, get_visible_or_404
 
 from .. import run_undo as services
 from ..models import Connection, SyncRun
 
 
-@settings_view
+@admin_view("Only an Admin can delete the customers a sync created.")
 def run_undo(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
     membership = request.membership  # type: ignore[attr-defined]
-    if not can_manage_settings(membership):
-        raise PermissionDenied("Only an Admin can delete the customers a sync created.")
     connection = get_visible_or_404(membership, Connection, pk=pk)
     run = connection.runs.filter(pk=run_id).select_related("connection").first()
     if run is None:
