@@ -1,6 +1,7 @@
 import pytest
 
 from tests.factories import CustomerFactory, MembershipFactory, UserFactory, WorkspaceFactory
+from tests.sandbox_settings import point_crms_at_sandbox
 from workspaces.models import Role
 
 
@@ -72,3 +73,10 @@ def client_for(client):
         return client
 
     return login
+
+
+@pytest.fixture
+def sandbox(settings, live_server):
+    """Every CRM pointed at the sandbox the live server serves; the live server, for its URL."""
+    point_crms_at_sandbox(settings, live_server.url)
+    return live_server

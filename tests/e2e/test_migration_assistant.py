@@ -17,7 +17,6 @@ from integrations.sync import sync_connection
 from tests.crm_migration import scenario
 from tests.e2e.people import log_in, member
 from tests.factories import WorkspaceFactory
-from tests.sandbox_settings import point_crms_at_sandbox
 from workspaces.models import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,12 +35,6 @@ def check(page, key):
     step(page, key).get_by_role("button", name="Check this step").click()
     expect(page.locator(".messages")).to_contain_text("passed its check")
     expect(step(page, key).locator(".badge-ok")).to_be_visible()
-
-
-@pytest.fixture
-def sandbox(settings, live_server):
-    point_crms_at_sandbox(settings, live_server.url)
-    return live_server
 
 
 def test_an_admin_walks_the_migration_from_salesforce_to_hubspot(

@@ -36,16 +36,10 @@ from sandbox.migration import (
 )
 from sandbox.models import SandboxRecord
 from tests.factories import InteractionFactory, MembershipFactory, UserFactory, WorkspaceFactory
-from tests.sandbox_settings import connect_through_the_browser_flow, point_crms_at_sandbox
+from tests.sandbox_settings import connect_through_the_browser_flow
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def sandbox(settings, live_server):
-    point_crms_at_sandbox(settings, live_server.url)
-    return live_server
 
 
 @pytest.fixture
