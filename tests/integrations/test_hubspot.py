@@ -350,8 +350,8 @@ def one_contact_each(companies: list[str]) -> dict[str, list[str]]:
     return {company: [f"9{company}"] for company in companies}
 
 
-@responses.activate
-def test_contacts_of_the_synced_companies_come_with_their_company() -> None:
+def answer_the_companies_contacts() -> None:
+    """The recorded associations of companies 101-103 to their contacts (in two pages) and the contacts."""
     responses.add(
         responses.POST,
         assoc_url("companies", "contacts"),
@@ -364,6 +364,11 @@ def test_contacts_of_the_synced_companies_come_with_their_company() -> None:
         json=fixture("associations_companies_contacts_more"),
     )
     responses.add(responses.POST, batch_url("contacts"), json=fixture("contacts_batch_read"))
+
+
+@responses.activate
+def test_contacts_of_the_synced_companies_come_with_their_company() -> None:
+    answer_the_companies_contacts()
     page = make().read_page(
         request(ObjectType.CONTACTS, scope_ids=["101", "102", "103"], fields=["hs_buying_role"])
     )
@@ -610,18 +615,7 @@ def test_changed_contacts_past_the_search_cap_are_all_read_once() -> None:
 def test_a_bulk_change_is_read_through_the_synced_companies_instead_of_searched() -> None:
     bulk = {**fixture("contacts_search_changed"), "total": 48_000, "paging": {"next": {"after": "200"}}}
     responses.add(responses.POST, search_url("contacts"), json=bulk)
-    responses.add(
-        responses.POST,
-        assoc_url("companies", "contacts"),
-        json=fixture("associations_companies_contacts"),
-        status=207,
-    )
-    responses.add(
-        responses.POST,
-        assoc_url("companies", "contacts"),
-        json=fixture("associations_companies_contacts_more"),
-    )
-    responses.add(responses.POST, batch_url("contacts"), json=fixture("contacts_batch_read"))
+    answer_the_companies_contacts()
     since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     page = make().read_page(request(ObjectType.CONTACTS, since=since, scope_ids=["101", "102", "103"]))
     assert page.next_cursor is None
