@@ -489,16 +489,12 @@ class HubSpot(Connector):
         # the links every time, so it lands on the same customer each time.
         primary = str(props.get("associatedcompanyid") or "")
         customers = [primary, *(c for c in companies if c != primary)] if primary in scope else companies
-        return Record(
-            str(raw["id"]), dict(props), moment(props.get("lastmodifieddate")), {"customers": customers}
-        )
+        return Record(str(raw["id"]), dict(props), HubSpot._stamp("contacts", raw), {"customers": customers})
 
     @staticmethod
     def _deal(raw: dict[str, Any], companies: list[str]) -> Record:
         props = raw.get("properties") or {}
-        return Record(
-            str(raw["id"]), dict(props), moment(props.get("hs_lastmodifieddate")), {"customers": companies}
-        )
+        return Record(str(raw["id"]), dict(props), HubSpot._stamp("deals", raw), {"customers": companies})
 
     @staticmethod
     def _engagement(
@@ -516,7 +512,7 @@ class HubSpot(Connector):
             "author_email": props.get("hs_email_from_email") or "" if direction == "outgoing" else "",
         }
         links = {"customers": companies, "contacts": contacts.get(str(raw["id"]), [])}
-        return Record(str(raw["id"]), fields, moment(props.get("hs_lastmodifieddate")), links, kind=kind)
+        return Record(str(raw["id"]), fields, HubSpot._stamp(spec.object, raw), links, kind=kind)
 
     def _associated(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
         """v4 batch read (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide),
